@@ -1,0 +1,205 @@
+//! std-only loading: files, environment variables and PKCS#12 archives. This code only
+//! produces the bytes the core takes; all parsing and checks stay in [`crate::identity`].
+//!
+//! The variables, as in `DESIGN.md` and the official SDKs, a path winning over the Base64 form
+//! when both are set:
+//!
+//! | what | path | Base64 | other |
+//! |---|---|---|---|
+//! | certificate chain | `MTLS_CERT_PATH` | `MTLS_CERT_B64` | |
+//! | private key | `MTLS_KEY_PATH` | `MTLS_KEY_B64` | `MTLS_KEY_PASSPHRASE` |
+//! | custom CA | `MTLS_CA_PATH` | `MTLS_CA_B64` | |
+//! | PKCS#12 | `MTLS_PKCS12_PATH` | `MTLS_PKCS12_B64` | `MTLS_PKCS12_PASSWORD` |
+//!
+//! ```no_run
+//! use mtls_core::identity::load::IdentitySources;
+//! let sources = IdentitySources::from_env();
+//! let loaded = sources.load()?.expect("no MTLS_* identity variables set");
+//! println!("{}", loaded.identity.info().subject);
+//! # Ok::<(), mtls_core::identity::IdentityError>(())
+//! ```
+
+use std::string::String;
+use std::vec::Vec;
+
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use zeroize::Zeroizing;
+
+use super::{decode_base64_pem, CaBundle, Identity, IdentityError, IoKind, Part};
+
+/// Where one input comes from: a file path or a Base64 value. A path wins when both are set.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Source {
+    /// Path to a file (PEM, or DER for PKCS#12).
+    pub path: Option<String>,
+    /// Base64 of the file's contents. May hold a key: redacted in `Debug`.
+    pub base64: Option<Zeroizing<String>>,
+}
+
+impl core::fmt::Debug for Source {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Source")
+            .field("path", &self.path)
+            .field("base64", &self.base64.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// Which form a [`Source`] was read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// From the file path.
+    Path,
+    /// From the Base64 value.
+    Base64,
+}
+
+impl Source {
+    fn is_set(&self) -> bool {
+        self.path.is_some() || self.base64.is_some()
+    }
+
+    /// Reads the bytes: the file when a path is set (the path wins), else decodes the Base64
+    /// value. `None` when neither is set.
+    pub fn read(&self, part: Part) -> Result<Option<(Zeroizing<Vec<u8>>, Origin)>, IdentityError> {
+        if let Some(path) = &self.path {
+            let bytes = std::fs::read(path).map_err(|e| IdentityError::Io {
+                part,
+                kind: match e.kind() {
+                    std::io::ErrorKind::NotFound => IoKind::NotFound,
+                    std::io::ErrorKind::PermissionDenied => IoKind::PermissionDenied,
+                    _ => IoKind::Other,
+                },
+            })?;
+            return Ok(Some((Zeroizing::new(bytes), Origin::Path)));
+        }
+        match &self.base64 {
+            Some(b64) if part == Part::Pkcs12 => {
+                use base64::Engine;
+                let compact: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+                base64::engine::general_purpose::STANDARD
+                    .decode(compact)
+                    .map(|b| Some((Zeroizing::new(b), Origin::Base64)))
+                    .map_err(|_| IdentityError::Base64 { part })
+            }
+            Some(b64) => Ok(Some((decode_base64_pem(b64, part)?, Origin::Base64))),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Every place an identity can come from; fill it by hand, from the environment, or from any
+/// lookup function (tests, config files).
+#[derive(Clone, Debug, Default)]
+pub struct IdentitySources {
+    /// Certificate chain (`MTLS_CERT_PATH` / `MTLS_CERT_B64`).
+    pub cert: Source,
+    /// Private key (`MTLS_KEY_PATH` / `MTLS_KEY_B64`).
+    pub key: Source,
+    /// Passphrase of an encrypted key (`MTLS_KEY_PASSPHRASE`).
+    pub key_passphrase: Option<Zeroizing<String>>,
+    /// Custom CA (`MTLS_CA_PATH` / `MTLS_CA_B64`).
+    pub ca: Source,
+    /// PKCS#12 archive (`MTLS_PKCS12_PATH` / `MTLS_PKCS12_B64`), used when no cert/key is set.
+    pub pkcs12: Source,
+    /// PKCS#12 password (`MTLS_PKCS12_PASSWORD`).
+    pub pkcs12_password: Option<Zeroizing<String>>,
+}
+
+/// What [`IdentitySources::load`] produced.
+#[derive(Debug)]
+pub struct LoadedIdentity {
+    /// The identity, its key checked against its certificate.
+    pub identity: Identity,
+    /// The custom CA, when one was given.
+    pub ca: Option<CaBundle>,
+    /// Where the certificate came from.
+    pub cert_origin: Origin,
+    /// Where the key came from (for PKCS#12: where the archive came from).
+    pub key_origin: Origin,
+}
+
+impl IdentitySources {
+    /// Reads the `MTLS_*` variables of the process environment.
+    pub fn from_env() -> IdentitySources {
+        IdentitySources::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the `MTLS_*` variables through `lookup` (empty values count as unset).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> IdentitySources {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let secret = |name: &str| get(name).map(Zeroizing::new);
+        let source = |path: &str, b64: &str| Source {
+            path: get(path),
+            base64: secret(b64),
+        };
+        IdentitySources {
+            cert: source("MTLS_CERT_PATH", "MTLS_CERT_B64"),
+            key: source("MTLS_KEY_PATH", "MTLS_KEY_B64"),
+            key_passphrase: secret("MTLS_KEY_PASSPHRASE"),
+            ca: source("MTLS_CA_PATH", "MTLS_CA_B64"),
+            pkcs12: source("MTLS_PKCS12_PATH", "MTLS_PKCS12_B64"),
+            pkcs12_password: secret("MTLS_PKCS12_PASSWORD"),
+        }
+    }
+
+    /// Loads the identity and CA. `Ok(None)` when no identity input is set at all; a
+    /// certificate without a key (or the reverse) is an error.
+    pub fn load(&self) -> Result<Option<LoadedIdentity>, IdentityError> {
+        let ca = match self.ca.read(Part::CaCertificate)? {
+            Some((pem, _)) => Some(CaBundle::from_pem(&pem)?),
+            None => None,
+        };
+        if self.cert.is_set() || self.key.is_set() {
+            let (cert_pem, cert_origin) = self
+                .cert
+                .read(Part::Certificate)?
+                .ok_or(IdentityError::NoCertificate)?;
+            let (key_pem, key_origin) = self
+                .key
+                .read(Part::PrivateKey)?
+                .ok_or(IdentityError::NoPrivateKey)?;
+            let identity = match &self.key_passphrase {
+                Some(p) => Identity::from_encrypted_pem(&cert_pem, &key_pem, p.as_bytes())?,
+                None => Identity::from_pem(&cert_pem, &key_pem)?,
+            };
+            return Ok(Some(LoadedIdentity {
+                identity,
+                ca,
+                cert_origin,
+                key_origin,
+            }));
+        }
+        if let Some((archive, origin)) = self.pkcs12.read(Part::Pkcs12)? {
+            let password = self.pkcs12_password.as_deref().map_or("", |p| p.as_str());
+            let identity = Identity::from_pkcs12(&archive, password)?;
+            return Ok(Some(LoadedIdentity {
+                identity,
+                ca,
+                cert_origin: origin,
+                key_origin: origin,
+            }));
+        }
+        Ok(None)
+    }
+}
+
+impl Identity {
+    /// Loads an identity from a PKCS#12 archive (.p12/.pfx, as made by
+    /// `openssl pkcs12 -export`) and its password. std only: the reader (`p12-keystore`)
+    /// needs std.
+    pub fn from_pkcs12(archive: &[u8], password: &str) -> Result<Identity, IdentityError> {
+        let store = p12_keystore::KeyStore::from_pkcs12(archive, password).map_err(|e| match e {
+            p12_keystore::error::Error::MacError(_) => IdentityError::WrongPassphrase,
+            _ => IdentityError::Pkcs12,
+        })?;
+        let (_alias, chain) = store.private_key_chain().ok_or(IdentityError::Pkcs12)?;
+        let key = PrivateKeyDer::from(PrivatePkcs8KeyDer::from(chain.key().to_vec()));
+        let certs: Vec<CertificateDer<'static>> = chain
+            .chain()
+            .iter()
+            .map(|c| CertificateDer::from(c.as_der().to_vec()))
+            .collect();
+        Identity::from_der(certs, key)
+    }
+}

@@ -1,0 +1,652 @@
+//! Client identity: what a user holds (PEM, Base64-wrapped PEM, DER, encrypted keys, PKCS#12)
+//! turned into a certificate chain and a signing key that are known to belong together.
+//!
+//! Everything here is checked before any traffic: the key is parsed and loaded by the crypto
+//! provider, its public key is compared with the certificate's, and [`Identity::check`] reports
+//! the validity window, days until expiry and whether the leaf allows `clientAuth`.
+//!
+//! Key forms accepted, by PEM label:
+//!
+//! | label | made by |
+//! |---|---|
+//! | `RSA PRIVATE KEY` (PKCS#1) | `openssl genrsa -traditional`, OpenSSL 1.x `genrsa` |
+//! | `PRIVATE KEY` (PKCS#8: RSA, P-256, P-384, Ed25519) | `openssl genrsa` (3.x), `openssl genpkey`, `openssl pkcs8 -topk8 -nocrypt` |
+//! | `EC PRIVATE KEY` (SEC1: P-256, P-384) | `openssl ecparam -genkey` |
+//! | `ENCRYPTED PRIVATE KEY` (PKCS#8, PBES2) | `openssl genrsa -aes256`, `openssl pkcs8 -topk8 -v2 aes256` |
+//!
+//! Not supported: OpenSSL's legacy encrypted PEM (`Proc-Type: 4,ENCRYPTED`); the error names
+//! the `openssl pkcs8 -topk8` command that converts it.
+//!
+//! ```
+//! use mtls_core::identity::{Identity, IdentityError};
+//! // A key that is not a key is refused with a typed error, before any network traffic.
+//! let err = Identity::from_pem(b"not a certificate", b"not a key").unwrap_err();
+//! assert!(matches!(err, IdentityError::NoCertificate));
+//! ```
+
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+
+use der::asn1::ObjectIdentifier;
+use der::{Decode, Encode};
+use rustls::sign::SigningKey;
+use rustls_pki_types::pem::{PemObject, SectionKind};
+use rustls_pki_types::{
+    CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
+    UnixTime,
+};
+use zeroize::{Zeroize, Zeroizing};
+
+mod error;
+#[cfg(feature = "std")]
+pub mod load;
+
+pub use error::{IdentityError, IoKind, Part};
+
+/// Days before expiry from which [`Identity::check`] warns (certificates live 12 months).
+pub const EXPIRY_WARNING_DAYS: i64 = 30;
+
+const OID_RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const OID_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
+const OID_KP_CLIENT_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2");
+const OID_ANY_EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37.0");
+
+/// A client certificate chain and its private key, known to match.
+///
+/// Built by one of the `from_*` constructors. The private key is held only as DER that is
+/// zeroized on drop and as the provider's signing key; `Debug` shows the certificate summary
+/// and never key bytes.
+pub struct Identity {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    signing_key: Arc<dyn SigningKey>,
+    info: CertificateInfo,
+}
+
+impl Identity {
+    /// Loads an identity from a PEM certificate chain (leaf first) and an unencrypted PEM
+    /// private key (PKCS#1, PKCS#8 or SEC1).
+    ///
+    /// Refuses a key that does not belong to the leaf certificate.
+    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<Identity, IdentityError> {
+        let chain = certificates_from_pem(cert_pem, Part::Certificate)?;
+        let key = private_key_from_pem(key_pem, None)?;
+        Identity::from_der(chain, key)
+    }
+
+    /// Like [`Identity::from_pem`], for a key encrypted with a passphrase
+    /// (`BEGIN ENCRYPTED PRIVATE KEY`, PKCS#8 PBES2). An unencrypted key is accepted too, and
+    /// the passphrase then ignored.
+    pub fn from_encrypted_pem(
+        cert_pem: &[u8],
+        key_pem: &[u8],
+        passphrase: &[u8],
+    ) -> Result<Identity, IdentityError> {
+        let chain = certificates_from_pem(cert_pem, Part::Certificate)?;
+        let key = private_key_from_pem(key_pem, Some(passphrase))?;
+        Identity::from_der(chain, key)
+    }
+
+    /// Loads an identity from the Base64-wrapped form kept in env vars and secret managers:
+    /// each whole PEM file Base64-encoded (line breaks allowed). A value that is already PEM
+    /// is accepted as is.
+    pub fn from_base64_pem(
+        cert_b64: &str,
+        key_b64: &str,
+        passphrase: Option<&[u8]>,
+    ) -> Result<Identity, IdentityError> {
+        let cert_pem = decode_base64_pem(cert_b64, Part::Certificate)?;
+        let key_pem = decode_base64_pem(key_b64, Part::PrivateKey)?;
+        match passphrase {
+            Some(p) => Identity::from_encrypted_pem(&cert_pem, &key_pem, p),
+            None => Identity::from_pem(&cert_pem, &key_pem),
+        }
+    }
+
+    /// Builds an identity from already-parsed DER: the chain (leaf first) and the key.
+    pub fn from_der(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<Identity, IdentityError> {
+        // Wrap first so the key is zeroized on every early return below.
+        let key = ZeroizingKey(key);
+        let leaf = chain.first().ok_or(IdentityError::NoCertificate)?;
+        let info = CertificateInfo::parse(leaf)?;
+        for (index, cert) in chain.iter().enumerate().skip(1) {
+            x509_cert::Certificate::from_der(cert)
+                .map_err(|_| IdentityError::CertificateUnparseable { index })?;
+        }
+        let key_match = public_key_matches(&key.0, &info.spki_der)?;
+        if key_match == KeyMatch::Mismatch {
+            return Err(IdentityError::KeyDoesNotMatchCertificate);
+        }
+        let signing_key = rustls_rustcrypto::provider()
+            .key_provider
+            .load_private_key(key.0.clone_key())
+            .map_err(|_| IdentityError::KeyUnsupported)?;
+        let mut info = info;
+        info.key_match_checked = key_match == KeyMatch::Match;
+        Ok(Identity {
+            chain,
+            key: key.take(),
+            signing_key,
+            info,
+        })
+    }
+
+    /// The certificate chain, leaf first.
+    pub fn chain(&self) -> &[CertificateDer<'static>] {
+        &self.chain
+    }
+
+    /// What the leaf certificate says about itself.
+    pub fn info(&self) -> &CertificateInfo {
+        &self.info
+    }
+
+    /// The provider's signing key, for the `tls` module.
+    pub(crate) fn signing_key(&self) -> Arc<dyn SigningKey> {
+        self.signing_key.clone()
+    }
+
+    /// Checks the leaf against the wall-clock time `now` (seconds since the Unix epoch,
+    /// supplied by the host: the core reads no clock).
+    ///
+    /// An expired or not-yet-valid certificate is an error that carries its dates; everything
+    /// else that deserves attention is a warning in the report.
+    pub fn check(&self, now: UnixTime) -> Result<IdentityReport, IdentityError> {
+        let now_secs = now.as_secs();
+        let info = &self.info;
+        if now_secs < info.not_before {
+            return Err(IdentityError::NotYetValid {
+                not_before: info.not_before,
+            });
+        }
+        if now_secs > info.not_after {
+            return Err(IdentityError::Expired {
+                not_after: info.not_after,
+            });
+        }
+        // Both fit in i64: not_after < 2^63 seconds for any DER time (year <= 9999).
+        let seconds_left = info.not_after.saturating_sub(now_secs);
+        let days_to_expiry = i64::try_from(seconds_left / 86_400).unwrap_or(i64::MAX);
+        let mut warnings = Vec::new();
+        if days_to_expiry < EXPIRY_WARNING_DAYS {
+            warnings.push(IdentityWarning::ExpiresSoon { days_to_expiry });
+        }
+        if info.client_auth == ClientAuthUsage::NotAllowed {
+            warnings.push(IdentityWarning::ClientAuthNotAllowed);
+        }
+        if !info.key_match_checked {
+            warnings.push(IdentityWarning::KeyMatchNotChecked);
+        }
+        Ok(IdentityReport {
+            days_to_expiry,
+            warnings,
+        })
+    }
+}
+
+impl Drop for Identity {
+    fn drop(&mut self) {
+        self.key.zeroize();
+    }
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("chain_len", &self.chain.len())
+            .field("info", &self.info)
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A private key DER zeroized when dropped before it reaches an [`Identity`].
+struct ZeroizingKey(PrivateKeyDer<'static>);
+
+impl ZeroizingKey {
+    fn take(mut self) -> PrivateKeyDer<'static> {
+        // Leave an empty key behind; the Drop below zeroizes nothing of value.
+        core::mem::replace(&mut self.0, PrivateKeyDer::Pkcs8(Vec::new().into()))
+    }
+}
+
+impl Drop for ZeroizingKey {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+/// What the leaf certificate says about itself, read with `x509-cert`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertificateInfo {
+    /// Subject distinguished name (RFC 4514 form).
+    pub subject: String,
+    /// Issuer distinguished name (RFC 4514 form).
+    pub issuer: String,
+    /// Start of validity, seconds since the Unix epoch.
+    pub not_before: u64,
+    /// End of validity, seconds since the Unix epoch.
+    pub not_after: u64,
+    /// The leaf's public key algorithm.
+    pub key_algorithm: KeyAlgorithm,
+    /// Whether the leaf may be used for TLS client authentication.
+    pub client_auth: ClientAuthUsage,
+    /// False when the key type gave no way to compare it with the certificate (Ed25519 PKCS#8
+    /// without its public key); the handshake is then the first real check.
+    pub key_match_checked: bool,
+    spki_der: Vec<u8>,
+}
+
+impl CertificateInfo {
+    fn parse(leaf: &CertificateDer<'_>) -> Result<CertificateInfo, IdentityError> {
+        let cert = x509_cert::Certificate::from_der(leaf)
+            .map_err(|_| IdentityError::CertificateUnparseable { index: 0 })?;
+        let tbs = &cert.tbs_certificate;
+        let spki = &tbs.subject_public_key_info;
+        let spki_der = spki
+            .to_der()
+            .map_err(|_| IdentityError::CertificateUnparseable { index: 0 })?;
+        let key_algorithm = KeyAlgorithm::of_spki(spki);
+        let mut client_auth = ClientAuthUsage::Unrestricted;
+        for ext in tbs.extensions.iter().flatten() {
+            if ext.extn_id == OID_EXT_KEY_USAGE {
+                let eku = x509_cert::ext::pkix::ExtendedKeyUsage::from_der(ext.extn_value.as_bytes())
+                    .map_err(|_| IdentityError::CertificateUnparseable { index: 0 })?;
+                client_auth = if eku
+                    .0
+                    .iter()
+                    .any(|oid| *oid == OID_KP_CLIENT_AUTH || *oid == OID_ANY_EKU)
+                {
+                    ClientAuthUsage::Allowed
+                } else {
+                    ClientAuthUsage::NotAllowed
+                };
+            }
+        }
+        Ok(CertificateInfo {
+            subject: tbs.subject.to_string(),
+            issuer: tbs.issuer.to_string(),
+            not_before: tbs.validity.not_before.to_unix_duration().as_secs(),
+            not_after: tbs.validity.not_after.to_unix_duration().as_secs(),
+            key_algorithm,
+            client_auth,
+            key_match_checked: false,
+            spki_der,
+        })
+    }
+}
+
+/// Public key algorithm of a certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyAlgorithm {
+    /// RSA with a modulus of this many bits.
+    Rsa {
+        /// Modulus size in bits.
+        bits: usize,
+    },
+    /// ECDSA on NIST P-256.
+    EcdsaP256,
+    /// ECDSA on NIST P-384.
+    EcdsaP384,
+    /// Ed25519.
+    Ed25519,
+    /// Anything else (the provider will likely refuse it).
+    Other,
+}
+
+impl KeyAlgorithm {
+    fn of_spki(spki: &spki::SubjectPublicKeyInfoOwned) -> KeyAlgorithm {
+        let oid = spki.algorithm.oid;
+        if oid == OID_RSA_ENCRYPTION {
+            let bits = spki
+                .subject_public_key
+                .as_bytes()
+                .and_then(|b| pkcs1::RsaPublicKey::from_der(b).ok())
+                .map(|k| uint_bits(k.modulus.as_bytes()))
+                .unwrap_or(0);
+            KeyAlgorithm::Rsa { bits }
+        } else if oid == OID_EC_PUBLIC_KEY {
+            match spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
+            {
+                Some(c) if c == OID_P256 => KeyAlgorithm::EcdsaP256,
+                Some(c) if c == OID_P384 => KeyAlgorithm::EcdsaP384,
+                _ => KeyAlgorithm::Other,
+            }
+        } else if oid == OID_ED25519 {
+            KeyAlgorithm::Ed25519
+        } else {
+            KeyAlgorithm::Other
+        }
+    }
+}
+
+impl fmt::Display for KeyAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyAlgorithm::Rsa { bits } => write!(f, "RSA-{bits}"),
+            KeyAlgorithm::EcdsaP256 => f.write_str("ECDSA P-256"),
+            KeyAlgorithm::EcdsaP384 => f.write_str("ECDSA P-384"),
+            KeyAlgorithm::Ed25519 => f.write_str("Ed25519"),
+            KeyAlgorithm::Other => f.write_str("unknown algorithm"),
+        }
+    }
+}
+
+/// Whether the leaf's extended key usage allows TLS client authentication.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAuthUsage {
+    /// The EKU lists `clientAuth` (or `anyExtendedKeyUsage`).
+    Allowed,
+    /// No EKU extension: any usage is allowed.
+    Unrestricted,
+    /// The EKU exists and does not list `clientAuth`: servers will likely refuse it.
+    NotAllowed,
+}
+
+/// Result of [`Identity::check`]: the certificate is within its validity window.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityReport {
+    /// Whole days until `not_after`.
+    pub days_to_expiry: i64,
+    /// Things the user should know; none of them stops the handshake.
+    pub warnings: Vec<IdentityWarning>,
+}
+
+/// Something about an identity that deserves attention but is not fatal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IdentityWarning {
+    /// The certificate expires in fewer than [`EXPIRY_WARNING_DAYS`] days.
+    ExpiresSoon {
+        /// Whole days left.
+        days_to_expiry: i64,
+    },
+    /// The leaf's extended key usage does not include `clientAuth`.
+    ClientAuthNotAllowed,
+    /// The key could not be compared with the certificate before the handshake.
+    KeyMatchNotChecked,
+}
+
+impl fmt::Display for IdentityWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdentityWarning::ExpiresSoon { days_to_expiry } => write!(
+                f,
+                "the client certificate expires in {days_to_expiry} days; request a new one"
+            ),
+            IdentityWarning::ClientAuthNotAllowed => f.write_str(
+                "the client certificate's extended key usage does not include clientAuth",
+            ),
+            IdentityWarning::KeyMatchNotChecked => {
+                f.write_str("the private key could not be compared with the certificate")
+            }
+        }
+    }
+}
+
+/// A set of trust anchors: the custom CA that signed the server's certificate.
+#[derive(Clone, Debug, Default)]
+pub struct CaBundle {
+    certs: Vec<CertificateDer<'static>>,
+}
+
+impl CaBundle {
+    /// Reads one or more PEM certificates.
+    pub fn from_pem(pem: &[u8]) -> Result<CaBundle, IdentityError> {
+        Ok(CaBundle {
+            certs: certificates_from_pem(pem, Part::CaCertificate)?,
+        })
+    }
+
+    /// Reads the Base64-wrapped form of a PEM bundle (or plain PEM).
+    pub fn from_base64_pem(b64: &str) -> Result<CaBundle, IdentityError> {
+        CaBundle::from_pem(&decode_base64_pem(b64, Part::CaCertificate)?)
+    }
+
+    /// Wraps already-parsed DER certificates.
+    pub fn from_der(certs: Vec<CertificateDer<'static>>) -> CaBundle {
+        CaBundle { certs }
+    }
+
+    /// The certificates.
+    pub fn certs(&self) -> &[CertificateDer<'static>] {
+        &self.certs
+    }
+}
+
+/// Decodes the Base64-wrapped form of a PEM file. ASCII whitespace (line wrapping by secret
+/// managers) is ignored; padding is optional. Input that already looks like PEM is returned
+/// as is. The result is zeroized on drop since it may hold a key.
+pub fn decode_base64_pem(value: &str, part: Part) -> Result<Zeroizing<Vec<u8>>, IdentityError> {
+    use base64::engine::{general_purpose, DecodePaddingMode, GeneralPurpose};
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        general_purpose::PAD.with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    let trimmed = value.trim();
+    if trimmed.starts_with("-----BEGIN ") {
+        return Ok(Zeroizing::new(trimmed.as_bytes().to_vec()));
+    }
+    let compact: Zeroizing<Vec<u8>> = Zeroizing::new(
+        trimmed
+            .bytes()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect(),
+    );
+    if compact.is_empty() {
+        return Err(IdentityError::Empty { part });
+    }
+    base64::Engine::decode(&LENIENT, &*compact)
+        .map(Zeroizing::new)
+        .map_err(|_| IdentityError::Base64 { part })
+}
+
+/// All `CERTIFICATE` sections of a PEM input, in order.
+pub(crate) fn certificates_from_pem(
+    pem: &[u8],
+    part: Part,
+) -> Result<Vec<CertificateDer<'static>>, IdentityError> {
+    let mut certs = Vec::new();
+    for item in CertificateDer::pem_slice_iter(pem) {
+        certs.push(item.map_err(|_| IdentityError::Pem { part })?);
+    }
+    if certs.is_empty() {
+        return Err(match part {
+            Part::Certificate => IdentityError::NoCertificate,
+            other => IdentityError::Pem { part: other },
+        });
+    }
+    Ok(certs)
+}
+
+/// The first private key of a PEM input, decrypting `ENCRYPTED PRIVATE KEY` with `passphrase`.
+pub(crate) fn private_key_from_pem(
+    pem: &[u8],
+    passphrase: Option<&[u8]>,
+) -> Result<PrivateKeyDer<'static>, IdentityError> {
+    if contains(pem, b"Proc-Type: 4,ENCRYPTED") {
+        return Err(IdentityError::LegacyEncryptedKey);
+    }
+    let part = Part::PrivateKey;
+    for item in <(SectionKind, Vec<u8>)>::pem_slice_iter(pem) {
+        let (kind, der) = item.map_err(|_| IdentityError::Pem { part })?;
+        let der = Zeroizing::new(der);
+        match kind {
+            SectionKind::RsaPrivateKey => {
+                return Ok(PrivatePkcs1KeyDer::from(der.to_vec()).into());
+            }
+            SectionKind::PrivateKey => return Ok(PrivatePkcs8KeyDer::from(der.to_vec()).into()),
+            SectionKind::EcPrivateKey => return Ok(PrivateSec1KeyDer::from(der.to_vec()).into()),
+            _ => continue,
+        }
+    }
+    // rustls-pki-types skips labels it does not know, such as ENCRYPTED PRIVATE KEY.
+    if contains(pem, b"-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+        let passphrase = passphrase.ok_or(IdentityError::PassphraseRequired)?;
+        return decrypt_pkcs8_pem(pem, passphrase);
+    }
+    Err(IdentityError::NoPrivateKey)
+}
+
+fn decrypt_pkcs8_pem(pem: &[u8], passphrase: &[u8]) -> Result<PrivateKeyDer<'static>, IdentityError> {
+    let part = Part::PrivateKey;
+    let text = core::str::from_utf8(pem).map_err(|_| IdentityError::Pem { part })?;
+    // Take the one section out of whatever surrounds it (comments, other sections).
+    let begin = text
+        .find("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+        .ok_or(IdentityError::NoPrivateKey)?;
+    const END: &str = "-----END ENCRYPTED PRIVATE KEY-----";
+    let end = text[begin..]
+        .find(END)
+        .map(|i| begin + i + END.len())
+        .ok_or(IdentityError::Pem { part })?;
+    let (label, doc) =
+        der::Document::from_pem(&text[begin..end]).map_err(|_| IdentityError::Pem { part })?;
+    if label != "ENCRYPTED PRIVATE KEY" {
+        return Err(IdentityError::Pem { part });
+    }
+    let info = pkcs8::EncryptedPrivateKeyInfo::from_der(doc.as_bytes())
+        .map_err(|_| IdentityError::Pem { part })?;
+    let secret = info
+        .decrypt(passphrase)
+        .map_err(|_| IdentityError::WrongPassphrase)?;
+    Ok(PrivatePkcs8KeyDer::from(secret.as_bytes().to_vec()).into())
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum KeyMatch {
+    Match,
+    Mismatch,
+    Unknown,
+}
+
+/// Compares the public half of `key` with the certificate's SubjectPublicKeyInfo.
+fn public_key_matches(key: &PrivateKeyDer<'_>, cert_spki_der: &[u8]) -> Result<KeyMatch, IdentityError> {
+    let spki = spki::SubjectPublicKeyInfoRef::from_der(cert_spki_der)
+        .map_err(|_| IdentityError::CertificateUnparseable { index: 0 })?;
+    let cert_key = spki
+        .subject_public_key
+        .as_bytes()
+        .ok_or(IdentityError::CertificateUnparseable { index: 0 })?;
+    let cert_curve = spki
+        .algorithm
+        .parameters
+        .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
+    let bad_key = IdentityError::KeyUnparseable;
+    let matched = match key {
+        PrivateKeyDer::Pkcs1(k) => rsa_matches(k.secret_pkcs1_der(), cert_key)?,
+        PrivateKeyDer::Sec1(k) => sec1_matches(k.secret_sec1_der(), cert_curve, cert_key)?,
+        PrivateKeyDer::Pkcs8(k) => {
+            let info = pkcs8::PrivateKeyInfo::from_der(k.secret_pkcs8_der()).map_err(|_| bad_key)?;
+            let oid = info.algorithm.oid;
+            if oid == OID_RSA_ENCRYPTION {
+                rsa_matches(info.private_key, cert_key)?
+            } else if oid == OID_EC_PUBLIC_KEY {
+                let curve = info
+                    .algorithm
+                    .parameters
+                    .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
+                    .or(cert_curve);
+                sec1_matches(info.private_key, curve, cert_key)?
+            } else if let Some(public) = info.public_key {
+                if public == cert_key {
+                    KeyMatch::Match
+                } else {
+                    KeyMatch::Mismatch
+                }
+            } else {
+                KeyMatch::Unknown
+            }
+        }
+        _ => KeyMatch::Unknown,
+    };
+    if matched == KeyMatch::Unknown {
+        return Ok(KeyMatch::Unknown);
+    }
+    // Same key type but a different algorithm in the certificate is also a mismatch.
+    Ok(matched)
+}
+
+fn rsa_matches(pkcs1_der: &[u8], cert_key: &[u8]) -> Result<KeyMatch, IdentityError> {
+    let private = pkcs1::RsaPrivateKey::from_der(pkcs1_der).map_err(|_| IdentityError::KeyUnparseable)?;
+    let Ok(public) = pkcs1::RsaPublicKey::from_der(cert_key) else {
+        return Ok(KeyMatch::Mismatch); // the certificate holds no RSA key
+    };
+    Ok(
+        if private.modulus == public.modulus && private.public_exponent == public.public_exponent {
+            KeyMatch::Match
+        } else {
+            KeyMatch::Mismatch
+        },
+    )
+}
+
+fn sec1_matches(
+    sec1_der: &[u8],
+    curve: Option<ObjectIdentifier>,
+    cert_key: &[u8],
+) -> Result<KeyMatch, IdentityError> {
+    let private = sec1::EcPrivateKey::from_der(sec1_der).map_err(|_| IdentityError::KeyUnparseable)?;
+    if let Some(public) = private.public_key {
+        return Ok(if public == cert_key {
+            KeyMatch::Match
+        } else {
+            KeyMatch::Mismatch
+        });
+    }
+    // No public key stored with the private scalar: derive it.
+    let curve = private
+        .parameters
+        .and_then(|p| p.named_curve())
+        .or(curve);
+    let derived: Option<Vec<u8>> = match curve {
+        Some(c) if c == OID_P256 => p256::SecretKey::from_slice(private.private_key)
+            .ok()
+            .map(|k| {
+                use p256::elliptic_curve::sec1::ToEncodedPoint;
+                k.public_key().to_encoded_point(false).as_bytes().to_vec()
+            }),
+        Some(c) if c == OID_P384 => p384::SecretKey::from_slice(private.private_key)
+            .ok()
+            .map(|k| {
+                use p384::elliptic_curve::sec1::ToEncodedPoint;
+                k.public_key().to_encoded_point(false).as_bytes().to_vec()
+            }),
+        _ => return Ok(KeyMatch::Unknown),
+    };
+    let derived = derived.ok_or(IdentityError::KeyUnparseable)?;
+    Ok(if derived == cert_key {
+        KeyMatch::Match
+    } else {
+        KeyMatch::Mismatch
+    })
+}
+
+/// Number of significant bits in a big-endian unsigned integer.
+fn uint_bits(bytes: &[u8]) -> usize {
+    let bytes = match bytes.iter().position(|b| *b != 0) {
+        Some(i) => &bytes[i..],
+        None => return 0,
+    };
+    // `bytes` is non-empty here: position found a non-zero byte.
+    let lead = bytes.first().map_or(0, |b| b.leading_zeros() as usize);
+    bytes.len() * 8 - lead
+}

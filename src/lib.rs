@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs, clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
+
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+#[cfg(not(feature = "alloc"))]
+compile_error!("mtls-core needs an allocator: enable the `alloc` feature (rustls requires it)");
+
+pub mod identity;
+pub mod time;
+pub mod tls;

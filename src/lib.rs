@@ -10,6 +10,8 @@ extern crate std;
 #[cfg(not(feature = "alloc"))]
 compile_error!("mtls-core needs an allocator: enable the `alloc` feature (rustls requires it)");
 
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 pub mod identity;
 pub mod time;
 pub mod tls;

@@ -98,6 +98,8 @@ impl fmt::Debug for Alert {
 pub enum CertificateProblem {
     /// Not signed by a trusted CA.
     UnknownIssuer,
+    /// Its signature does not verify against the CA of the same name we trust.
+    BadSignature,
     /// Not valid for the server name we connected to.
     NotValidForName,
     /// Past its `notAfter`.
@@ -116,6 +118,9 @@ impl fmt::Display for CertificateProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             CertificateProblem::UnknownIssuer => "it is not signed by a trusted CA",
+            CertificateProblem::BadSignature => {
+                "its signature does not verify against the trusted CA of that name"
+            }
             CertificateProblem::NotValidForName => "it is not valid for the server name",
             CertificateProblem::Expired => "it has expired",
             CertificateProblem::NotValidYet => "it is not valid yet",
@@ -167,6 +172,7 @@ impl TlsError {
             E::AlertReceived(desc) => TlsError::AlertReceived(Alert(u8::from(*desc))),
             E::InvalidCertificate(c) => TlsError::ServerCertificate(match c {
                 C::UnknownIssuer => CertificateProblem::UnknownIssuer,
+                C::BadSignature => CertificateProblem::BadSignature,
                 C::NotValidForName | C::NotValidForNameContext { .. } => {
                     CertificateProblem::NotValidForName
                 }

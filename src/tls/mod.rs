@@ -80,7 +80,7 @@ pub enum Trust {
 #[derive(Clone)]
 pub struct TlsConfig {
     base: Arc<ClientConfig>,
-    certified_key: Arc<CertifiedKey>,
+    certified_key: Option<Arc<CertifiedKey>>,
     clock: Arc<HostClock>,
 }
 
@@ -94,6 +94,16 @@ impl TlsConfig {
     /// Builds the configuration. `now` is the wall-clock time used to verify the server's
     /// certificate until [`TlsConfig::set_time`] moves it.
     pub fn new(identity: &Identity, trust: Trust, now: UnixTime) -> Result<TlsConfig, TlsError> {
+        TlsConfig::build(Some(identity), trust, now)
+    }
+
+    /// A configuration that presents no client certificate. For diagnostics only: a server
+    /// that enforces mTLS must refuse it (see the `mtls` command's checks and the tests).
+    pub fn without_client_identity(trust: Trust, now: UnixTime) -> Result<TlsConfig, TlsError> {
+        TlsConfig::build(None, trust, now)
+    }
+
+    fn build(identity: Option<&Identity>, trust: Trust, now: UnixTime) -> Result<TlsConfig, TlsError> {
         let provider: Arc<CryptoProvider> = Arc::new(rustls_rustcrypto::provider());
         let mut roots = RootCertStore::empty();
         match trust {
@@ -111,10 +121,8 @@ impl TlsConfig {
             .build()
             .map_err(|_| TlsError::InvalidTrustAnchor)?;
         let clock = Arc::new(HostClock(spin::Mutex::new(now)));
-        let certified_key = Arc::new(CertifiedKey::new(
-            identity.chain().to_vec(),
-            identity.signing_key(),
-        ));
+        let certified_key = identity
+            .map(|id| Arc::new(CertifiedKey::new(id.chain().to_vec(), id.signing_key())));
         let mut config = ClientConfig::builder_with_details(provider, clock.clone())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|_| TlsError::Internal)?
@@ -150,7 +158,7 @@ impl TimeProvider for HostClock {
 /// Hands rustls the identity and records that the server asked for it.
 #[derive(Debug)]
 struct RecordingResolver {
-    key: Arc<CertifiedKey>,
+    key: Option<Arc<CertifiedKey>>,
     asked: Arc<AtomicBool>,
 }
 
@@ -161,11 +169,11 @@ impl ResolvesClientCert for RecordingResolver {
         _sigschemes: &[SignatureScheme],
     ) -> Option<Arc<CertifiedKey>> {
         self.asked.store(true, Ordering::Relaxed);
-        Some(self.key.clone())
+        self.key.clone()
     }
 
     fn has_certs(&self) -> bool {
-        true
+        self.key.is_some()
     }
 }
 
@@ -436,6 +444,7 @@ impl TlsConnection {
                 Step::NeedInput => return Ok(()),
                 Step::Failed(e) => {
                     self.flush_alert();
+                    self.incoming.clear();
                     return Err(self.fail(e));
                 }
             }
@@ -544,30 +553,22 @@ impl TlsConnection {
     }
 
     /// After a fatal error rustls has queued an alert for the peer; move it to `outgoing`.
+    ///
+    /// Exactly one more call into rustls, with the same input buffer: a queued alert is handed
+    /// out before any input is read, whereas a second call would re-read the bytes that killed
+    /// the connection and raise a second fatal alert.
     fn flush_alert(&mut self) {
-        for _ in 0..4 {
-            let TlsConnection {
-                conn,
-                incoming,
-                outgoing,
-                limits,
-                ..
-            } = self;
-            let UnbufferedStatus { discard, state } = conn.process_tls_records(incoming);
-            let more = match state {
-                Ok(ConnectionState::EncodeTlsData(mut data)) => {
-                    encode_into(outgoing, limits.max_outgoing, |buf| data.encode(buf)).is_ok()
-                }
-                Ok(ConnectionState::TransmitTlsData(data)) => {
-                    data.done();
-                    true
-                }
-                _ => false,
-            };
-            incoming.drain(..discard.min(incoming.len()));
-            if !more {
-                break;
-            }
+        let TlsConnection {
+            conn,
+            incoming,
+            outgoing,
+            limits,
+            ..
+        } = self;
+        let UnbufferedStatus { state, .. } = conn.process_tls_records(incoming);
+        if let Ok(ConnectionState::EncodeTlsData(mut data)) = state {
+            // Best effort: a full buffer only means the peer gets no alert.
+            let _ = encode_into(outgoing, limits.max_outgoing, |buf| data.encode(buf));
         }
     }
 }

@@ -12,6 +12,8 @@ compile_error!("mtls-core needs an allocator: enable the `alloc` feature (rustls
 
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+pub mod auth;
 pub mod identity;
+pub mod presets;
 pub mod time;
 pub mod tls;

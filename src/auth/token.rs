@@ -1,0 +1,361 @@
+//! Access tokens and the token endpoint's answer.
+
+use alloc::string::String;
+use core::cell::Cell;
+use core::fmt;
+use core::time::Duration;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json_core::str::{EscapedStr, EscapedStringFragment};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use super::credentials::{AuthScheme, AuthorizationValue};
+use super::json::{self, RawStr};
+use super::{AuthError, TokenField};
+
+/// Where Mangopay serves the token endpoint, relative to the base URL.
+pub const DEFAULT_TOKEN_PATH: &str = "/v2.01/oauth/token";
+
+/// The longest access token accepted, in bytes. Mangopay's are 32 hex digits; 512 leaves
+/// room for opaque tokens of other providers while keeping [`AccessToken`] inline and small.
+pub const MAX_TOKEN_LEN: usize = 512;
+
+/// The longest `expires_in` accepted: 365 days. Client-credentials tokens live minutes to
+/// hours (Mangopay: 3600 s); anything longer is treated as a broken answer.
+pub const MAX_EXPIRES_IN_SECS: u64 = 365 * 24 * 60 * 60;
+
+/// The longest token response body parsed, in bytes.
+pub const MAX_TOKEN_RESPONSE_LEN: usize = 8 * 1024;
+
+/// `buf` was too small; nothing was written. Holds the size needed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InsufficientSize {
+    /// Bytes the output needs.
+    pub required: usize,
+}
+
+impl fmt::Display for InsufficientSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "buffer too small: {} bytes needed", self.required)
+    }
+}
+
+impl core::error::Error for InsufficientSize {}
+
+/// An OAuth access token: 1 to [`MAX_TOKEN_LEN`] bytes of visible ASCII, stored inline.
+///
+/// A secret: `Debug` prints `AccessToken(<redacted>)`, there is no `Display`, the bytes are
+/// wiped on drop, and they come out only through [`AccessToken::expose`] and the bearer-header
+/// methods.
+#[derive(Clone)]
+pub struct AccessToken {
+    bytes: [u8; MAX_TOKEN_LEN],
+    len: usize,
+}
+
+impl AccessToken {
+    /// Validates a token given as text (e.g. one persisted by the host).
+    ///
+    /// # Errors
+    /// [`AuthError::EmptyToken`], [`AuthError::TokenTooLong`], [`AuthError::TokenNotPrintable`].
+    pub fn new(token: &str) -> Result<AccessToken, AuthError> {
+        let mut out = AccessToken::empty();
+        out.push_str(token)?;
+        out.finish()
+    }
+
+    fn empty() -> AccessToken {
+        AccessToken {
+            bytes: [0; MAX_TOKEN_LEN],
+            len: 0,
+        }
+    }
+
+    fn push_str(&mut self, s: &str) -> Result<(), AuthError> {
+        let end = self.len + s.len();
+        let Some(dst) = self.bytes.get_mut(self.len..end) else {
+            return Err(AuthError::TokenTooLong);
+        };
+        if !s.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(AuthError::TokenNotPrintable);
+        }
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+
+    fn finish(self) -> Result<AccessToken, AuthError> {
+        if self.len == 0 {
+            Err(AuthError::EmptyToken)
+        } else {
+            Ok(self)
+        }
+    }
+
+    /// The token text, to be written on the wire or handed to the host's secret store.
+    pub fn expose(&self) -> &str {
+        // Only visible ASCII is ever stored (checked in `push_str`), so this is valid UTF-8
+        // and the fallback never happens.
+        core::str::from_utf8(self.expose_bytes()).unwrap_or("")
+    }
+
+    /// [`AccessToken::expose`] as bytes.
+    pub fn expose_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&[])
+    }
+
+    /// Length in bytes (not secret).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Always `false`: a token has at least one byte. Present for API symmetry with `len`.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// `Bearer {token}` as an [`AuthorizationValue`] (allocates).
+    pub fn bearer_header(&self) -> AuthorizationValue {
+        let mut value = Zeroizing::new(String::with_capacity("Bearer ".len() + self.len));
+        value.push_str("Bearer ");
+        value.push_str(self.expose());
+        AuthorizationValue::new(AuthScheme::Bearer, value)
+    }
+
+    /// Writes `Bearer {token}` into `buf` without allocating; returns the length written.
+    ///
+    /// # Errors
+    /// [`InsufficientSize`] with the length needed; `buf` is not modified.
+    pub fn write_bearer_header(&self, buf: &mut [u8]) -> Result<usize, InsufficientSize> {
+        let required = "Bearer ".len() + self.len;
+        let Some(out) = buf.get_mut(..required) else {
+            return Err(InsufficientSize { required });
+        };
+        let (scheme, token) = out.split_at_mut("Bearer ".len());
+        scheme.copy_from_slice(b"Bearer ");
+        token.copy_from_slice(self.expose_bytes());
+        Ok(required)
+    }
+}
+
+impl PartialEq for AccessToken {
+    /// Compares the token text (not in constant time: do not use it to check a token
+    /// against a guess).
+    fn eq(&self, other: &AccessToken) -> bool {
+        self.expose_bytes() == other.expose_bytes()
+    }
+}
+
+impl Eq for AccessToken {}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccessToken(<redacted>)")
+    }
+}
+
+impl Zeroize for AccessToken {
+    fn zeroize(&mut self) {
+        self.bytes.zeroize();
+        self.len.zeroize();
+    }
+}
+
+impl Drop for AccessToken {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for AccessToken {}
+
+/// A validated token endpoint answer: `token_type` was `Bearer`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenResponse {
+    /// The token.
+    pub access_token: AccessToken,
+    /// Its lifetime as sent (`expires_in`), 1 s ..= [`MAX_EXPIRES_IN_SECS`].
+    pub expires_in: Duration,
+}
+
+/// Parses the token endpoint's answer.
+///
+/// Accepts any 2xx status and a JSON object with `access_token` (1 to [`MAX_TOKEN_LEN`] bytes
+/// of visible ASCII after unescaping), `token_type` (`Bearer`, any case) and `expires_in` (a
+/// JSON number with an integral value, 1 ..= [`MAX_EXPIRES_IN_SECS`]; `3600.0` counts as
+/// integral). Other fields are ignored. Never panics.
+///
+/// ```
+/// use core::time::Duration;
+/// use mtls_core::auth::{parse_token_response, AuthError};
+/// let ok = parse_token_response(
+///     200,
+///     br#"{"access_token":"67b036bd007c40378d4be5a934f197e6","token_type":"Bearer","expires_in":3600}"#,
+/// )?;
+/// assert_eq!(ok.expires_in, Duration::from_secs(3600));
+/// assert_eq!(
+///     parse_token_response(200, br#"{"access_token":"x","token_type":"mac","expires_in":60}"#),
+///     Err(AuthError::UnsupportedTokenType)
+/// );
+/// # Ok::<(), AuthError>(())
+/// ```
+///
+/// # Errors
+/// In this order of checks: [`AuthError::TokenEndpointStatus`] (non-2xx),
+/// [`AuthError::BodyTooLarge`], [`AuthError::MalformedJson`], [`AuthError::InvalidField`],
+/// [`AuthError::DuplicateField`], [`AuthError::MissingField`], then the value checks
+/// ([`AuthError::EmptyToken`], [`AuthError::TokenTooLong`], [`AuthError::TokenNotPrintable`],
+/// [`AuthError::UnsupportedTokenType`], [`AuthError::ExpiresInNotPositive`],
+/// [`AuthError::ExpiresInNotInteger`], [`AuthError::ExpiresInTooLarge`]).
+pub fn parse_token_response(status: u16, body: &[u8]) -> Result<TokenResponse, AuthError> {
+    if !(200..=299).contains(&status) {
+        return Err(AuthError::TokenEndpointStatus { status });
+    }
+    if body.len() > MAX_TOKEN_RESPONSE_LEN {
+        return Err(AuthError::BodyTooLarge);
+    }
+    if !json::depth_within(body, json::MAX_JSON_DEPTH) {
+        return Err(AuthError::MalformedJson);
+    }
+
+    let current = Cell::new(None);
+    let duplicate = Cell::new(None);
+    let seed = Seed {
+        current: &current,
+        duplicate: &duplicate,
+    };
+    let mut de = serde_json_core::de::Deserializer::new(body, None);
+    let raw = match seed.deserialize(&mut de) {
+        Ok(raw) => raw,
+        Err(_) => {
+            return Err(match (duplicate.get(), current.get()) {
+                (Some(field), _) => AuthError::DuplicateField(field),
+                (None, Some(field)) => AuthError::InvalidField(field),
+                (None, None) => AuthError::MalformedJson,
+            })
+        }
+    };
+    if de.end().is_err() {
+        return Err(AuthError::MalformedJson);
+    }
+
+    let access_token = raw
+        .access_token
+        .ok_or(AuthError::MissingField(TokenField::AccessToken))?;
+    let token_type = raw
+        .token_type
+        .ok_or(AuthError::MissingField(TokenField::TokenType))?;
+    let expires_in = raw
+        .expires_in
+        .ok_or(AuthError::MissingField(TokenField::ExpiresIn))?;
+
+    let access_token = unescape_token(access_token)?;
+    if !token_type.eq_ignore_ascii_case("bearer") {
+        return Err(AuthError::UnsupportedTokenType);
+    }
+    let expires_in = check_expires_in(expires_in)?;
+    Ok(TokenResponse {
+        access_token,
+        expires_in,
+    })
+}
+
+fn unescape_token(raw: RawStr<'_>) -> Result<AccessToken, AuthError> {
+    let mut token = AccessToken::empty();
+    for fragment in EscapedStr(raw.0).fragments() {
+        match fragment.map_err(|_| AuthError::InvalidField(TokenField::AccessToken))? {
+            EscapedStringFragment::NotEscaped(s) => token.push_str(s)?,
+            EscapedStringFragment::Escaped(c) => {
+                let mut buf = [0u8; 4];
+                token.push_str(c.encode_utf8(&mut buf))?;
+            }
+        }
+    }
+    token.finish()
+}
+
+fn check_expires_in(secs: f64) -> Result<Duration, AuthError> {
+    if secs.is_nan() {
+        // `null` reaches us as NaN.
+        return Err(AuthError::InvalidField(TokenField::ExpiresIn));
+    }
+    if secs <= 0.0 {
+        return Err(AuthError::ExpiresInNotPositive);
+    }
+    if secs > MAX_EXPIRES_IN_SECS as f64 {
+        // Also catches +inf (e.g. `1e999`).
+        return Err(AuthError::ExpiresInTooLarge);
+    }
+    // `secs` is finite and in (0, MAX]: the cast is exact for integral values.
+    let whole = secs as u64;
+    if whole as f64 != secs {
+        return Err(AuthError::ExpiresInNotInteger);
+    }
+    Ok(Duration::from_secs(whole))
+}
+
+/// The three fields as found, unvalidated.
+struct RawToken<'de> {
+    access_token: Option<RawStr<'de>>,
+    token_type: Option<RawStr<'de>>,
+    expires_in: Option<f64>,
+}
+
+/// Deserializes [`RawToken`] while recording which known field's value is being read (so a
+/// type error can be attributed to it) and which field was repeated.
+struct Seed<'c> {
+    current: &'c Cell<Option<TokenField>>,
+    duplicate: &'c Cell<Option<TokenField>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Seed<'_> {
+    type Value = RawToken<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Seed<'_> {
+    type Value = RawToken<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a token response object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut raw = RawToken {
+            access_token: None,
+            token_type: None,
+            expires_in: None,
+        };
+        while let Some(key) = map.next_key::<RawStr<'de>>()? {
+            let field = match key.0 {
+                "access_token" => TokenField::AccessToken,
+                "token_type" => TokenField::TokenType,
+                "expires_in" => TokenField::ExpiresIn,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            let seen = match field {
+                TokenField::AccessToken => raw.access_token.is_some(),
+                TokenField::TokenType => raw.token_type.is_some(),
+                TokenField::ExpiresIn => raw.expires_in.is_some(),
+            };
+            if seen {
+                self.duplicate.set(Some(field));
+                return Err(de::Error::custom("duplicate field"));
+            }
+            self.current.set(Some(field));
+            match field {
+                TokenField::AccessToken => raw.access_token = Some(map.next_value()?),
+                TokenField::TokenType => raw.token_type = Some(map.next_value()?),
+                TokenField::ExpiresIn => raw.expires_in = Some(map.next_value::<f64>()?),
+            }
+            self.current.set(None);
+        }
+        Ok(raw)
+    }
+}

@@ -1,0 +1,372 @@
+//! The token cache: expiry, refresh margin, single flight, tickets, invalidation, export.
+
+use core::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+
+use mtls_core::auth::{
+    AccessToken, Acquire, AuthError, CachePolicy, ExportedToken, SharedTokenCache, TokenCache,
+    TokenResponse, MAX_EXPIRES_IN_SECS,
+};
+use mtls_core::time::Instant;
+
+fn response(token: &str, secs: u64) -> Result<TokenResponse, AuthError> {
+    Ok(TokenResponse {
+        access_token: AccessToken::new(token).unwrap(),
+        expires_in: Duration::from_secs(secs),
+    })
+}
+
+fn ms(n: u64) -> Instant {
+    Instant::from_millis(n)
+}
+
+fn secs(n: u64) -> Instant {
+    Instant::from_secs(n)
+}
+
+#[track_caller]
+fn valid_token(a: Acquire) -> String {
+    match a {
+        Acquire::Valid(t) => t.token().expose().to_owned(),
+        other => panic!("expected Valid, got {other:?}"),
+    }
+}
+
+#[test]
+fn reuse_before_margin_refresh_after() {
+    let cache = SharedTokenCache::new(CachePolicy::default());
+    let Acquire::Fetch(ticket) = cache.acquire(secs(100)) else {
+        panic!("empty cache must ask for a fetch")
+    };
+    let t = cache
+        .complete(ticket, response("one", 3600), secs(101))
+        .unwrap();
+    // Counted from when the fetch was handed out (100 s).
+    assert_eq!(t.expires_at(), secs(3700));
+    assert_eq!(t.refresh_at(), secs(3670));
+    assert_eq!(t.generation().get(), 1);
+    assert_eq!(valid_token(cache.acquire(secs(102))), "one");
+    assert_eq!(valid_token(cache.acquire(ms(3_669_999))), "one");
+    let Acquire::Fetch(refresh) = cache.acquire(secs(3670)) else {
+        panic!("must refresh at expires_in - margin")
+    };
+    // While the refresh is in flight, others still get the old (still accepted) token.
+    assert_eq!(valid_token(cache.acquire(secs(3680))), "one");
+    let t2 = cache
+        .complete(refresh, response("two", 3600), secs(3671))
+        .unwrap();
+    assert_eq!(t2.generation().get(), 2);
+    assert_eq!(t2.expires_at(), secs(3670 + 3600));
+    assert_eq!(valid_token(cache.acquire(secs(3690))), "two");
+}
+
+#[test]
+fn expired_token_makes_others_wait() {
+    let cache = SharedTokenCache::default();
+    let Acquire::Fetch(t) = cache.acquire(secs(0)) else {
+        panic!()
+    };
+    cache.complete(t, response("one", 100), secs(0)).unwrap();
+    let Acquire::Fetch(refresh) = cache.acquire(secs(100)) else {
+        panic!()
+    };
+    // The old token is expired at 100 s: nobody may use it.
+    match cache.acquire(secs(100)) {
+        Acquire::Wait { until } => assert_eq!(until, secs(130)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(cache.current(secs(100)), None);
+    drop(refresh);
+}
+
+#[test]
+fn configurable_margin_and_short_lived_tokens() {
+    let mut cache =
+        TokenCache::new(CachePolicy::new().with_refresh_margin(Duration::from_secs(60)));
+    let Acquire::Fetch(id) = cache.acquire(secs(0)) else {
+        panic!()
+    };
+    let t = cache.complete(id, response("a", 600), secs(0)).unwrap();
+    assert_eq!(t.refresh_at(), secs(540));
+
+    // expires_in <= margin: usable for half its life.
+    let mut cache = TokenCache::default();
+    let Acquire::Fetch(id) = cache.acquire(secs(0)) else {
+        panic!()
+    };
+    let t = cache.complete(id, response("a", 20), secs(0)).unwrap();
+    assert_eq!(t.refresh_at(), secs(10));
+    assert_eq!(t.expires_at(), secs(20));
+    assert!(matches!(cache.acquire(ms(9_999)), Acquire::Valid(_)));
+    assert!(matches!(cache.acquire(secs(10)), Acquire::Fetch(_)));
+
+    // Exactly the margin: also half.
+    let mut cache = TokenCache::default();
+    let Acquire::Fetch(id) = cache.acquire(secs(0)) else {
+        panic!()
+    };
+    let t = cache.complete(id, response("a", 30), secs(0)).unwrap();
+    assert_eq!(t.refresh_at(), secs(15));
+
+    // A one-second token.
+    let mut cache = TokenCache::default();
+    let Acquire::Fetch(id) = cache.acquire(secs(0)) else {
+        panic!()
+    };
+    let t = cache.complete(id, response("a", 1), secs(0)).unwrap();
+    assert_eq!(t.refresh_at(), ms(500));
+}
+
+#[test]
+fn single_flight_across_eight_threads() {
+    let cache = SharedTokenCache::default();
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let waits = Arc::new(AtomicUsize::new(0));
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let cache = cache.clone();
+            let fetches = Arc::clone(&fetches);
+            let waits = Arc::clone(&waits);
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                let now = secs(5);
+                barrier.wait();
+                let mut waited = false;
+                for _ in 0..10_000_000u64 {
+                    match cache.acquire(now) {
+                        Acquire::Valid(t) => {
+                            return (t.token().expose().to_owned(), t.generation().get(), waited)
+                        }
+                        Acquire::Fetch(ticket) => {
+                            fetches.fetch_add(1, Ordering::SeqCst);
+                            // A fake fetch that lasts until the seven others have seen `Wait`
+                            // (bounded, in case the cache were wrong).
+                            let start = std::time::Instant::now();
+                            while waits.load(Ordering::SeqCst) < 7
+                                && start.elapsed() < std::time::Duration::from_secs(10)
+                            {
+                                std::thread::yield_now();
+                            }
+                            let t = cache
+                                .complete(ticket, response("shared", 3600), now)
+                                .unwrap();
+                            return (t.token().expose().to_owned(), t.generation().get(), waited);
+                        }
+                        Acquire::Wait { until } => {
+                            assert_eq!(until, secs(35));
+                            if !waited {
+                                waits.fetch_add(1, Ordering::SeqCst);
+                                waited = true;
+                            }
+                            std::thread::yield_now();
+                        }
+                    }
+                }
+                panic!("never got a token");
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(fetches.load(Ordering::SeqCst), 1, "exactly one Fetch");
+    assert_eq!(waits.load(Ordering::SeqCst), 7, "the seven others waited");
+    for (token, generation, _) in &results {
+        assert_eq!(token, "shared");
+        assert_eq!(*generation, 1);
+    }
+}
+
+#[test]
+fn dropped_ticket_releases_the_fetch() {
+    let cache = SharedTokenCache::default();
+    let other = cache.clone();
+    let Acquire::Fetch(ticket) = cache.acquire(secs(0)) else {
+        panic!()
+    };
+    assert!(cache.is_fetching(secs(0)));
+    assert!(matches!(other.acquire(secs(1)), Acquire::Wait { .. }));
+    drop(ticket);
+    assert!(!cache.is_fetching(secs(1)));
+    let Acquire::Fetch(ticket) = other.acquire(secs(1)) else {
+        panic!("a dropped ticket must let another caller fetch")
+    };
+    assert_eq!(ticket.id().started(), secs(1));
+    // Dropping an `Acquire::Fetch` without looking at it releases too.
+    drop(ticket);
+    let _ = other.acquire(secs(2));
+    assert!(matches!(cache.acquire(secs(2)), Acquire::Fetch(_)));
+}
+
+#[test]
+fn failed_fetch_releases_the_fetch() {
+    let cache = SharedTokenCache::default();
+    let Acquire::Fetch(ticket) = cache.acquire(secs(0)) else {
+        panic!()
+    };
+    assert_eq!(
+        cache.complete(
+            ticket,
+            Err(AuthError::TokenEndpointStatus { status: 401 }),
+            secs(1)
+        ),
+        Err(AuthError::TokenEndpointStatus { status: 401 })
+    );
+    assert!(matches!(cache.acquire(secs(1)), Acquire::Fetch(_)));
+}
+
+#[test]
+fn stuck_fetch_times_out() {
+    let cache =
+        SharedTokenCache::new(CachePolicy::new().with_fetch_timeout(Duration::from_secs(10)));
+    let Acquire::Fetch(stuck) = cache.acquire(secs(0)) else {
+        panic!()
+    };
+    match cache.acquire(ms(9_999)) {
+        Acquire::Wait { until } => assert_eq!(until, secs(10)),
+        other => panic!("{other:?}"),
+    }
+    let Acquire::Fetch(second) = cache.acquire(secs(10)) else {
+        panic!("a stuck fetch must expire")
+    };
+    // The stuck one completing late still installs its (valid) token...
+    let late = cache
+        .complete(stuck, response("late", 3600), secs(11))
+        .unwrap();
+    assert_eq!(late.expires_at(), secs(3600));
+    // ...without freeing the second fetch's slot: others still get the token, not a Fetch.
+    assert_eq!(valid_token(cache.acquire(secs(12))), "late");
+    let newer = cache
+        .complete(second, response("second", 3600), secs(12))
+        .unwrap();
+    assert_eq!(newer.generation().get(), 2);
+    assert_eq!(valid_token(cache.acquire(secs(13))), "second");
+}
+
+#[test]
+fn completion_after_lifetime_ran_out() {
+    let mut cache = TokenCache::default();
+    let Acquire::Fetch(id) = cache.acquire(secs(0)) else {
+        panic!()
+    };
+    assert_eq!(
+        cache.complete(id, response("a", 5), secs(5)),
+        Err(AuthError::TokenExpired)
+    );
+    assert!(matches!(cache.acquire(secs(5)), Acquire::Fetch(_)));
+}
+
+#[test]
+fn invalidate_only_drops_the_same_generation() {
+    let cache = SharedTokenCache::default();
+    let Acquire::Fetch(t) = cache.acquire(secs(0)) else {
+        panic!()
+    };
+    let old = cache.complete(t, response("old", 3600), secs(0)).unwrap();
+    // A 401 on `old`: invalidate it, refetch.
+    assert!(cache.invalidate(old.generation()));
+    assert_eq!(cache.current(secs(1)), None);
+    let Acquire::Fetch(t) = cache.acquire(secs(1)) else {
+        panic!()
+    };
+    let new = cache.complete(t, response("new", 3600), secs(1)).unwrap();
+    assert!(new.generation() > old.generation());
+    // A late 401 for a request that carried the old token must not discard the new one.
+    assert!(!cache.invalidate(old.generation()));
+    assert_eq!(valid_token(cache.acquire(secs(2))), "new");
+    assert!(cache.invalidate(new.generation()));
+    assert!(matches!(cache.acquire(secs(2)), Acquire::Fetch(_)));
+}
+
+#[test]
+fn export_import_round_trip() {
+    let a = SharedTokenCache::default();
+    assert_eq!(a.export(secs(0)), None);
+    let Acquire::Fetch(t) = a.acquire(secs(1000)) else {
+        panic!()
+    };
+    a.complete(t, response("persist-me", 3600), secs(1000))
+        .unwrap();
+    let exported = a.export(secs(1600)).unwrap();
+    assert_eq!(exported.token().expose(), "persist-me");
+    assert_eq!(exported.remaining(), Duration::from_secs(3000));
+
+    // Another process, another monotonic clock.
+    let b = SharedTokenCache::default();
+    let imported = b.import(&exported, secs(7)).unwrap();
+    assert_eq!(imported.expires_at(), secs(3007));
+    assert_eq!(imported.refresh_at(), secs(2977));
+    assert_eq!(valid_token(b.acquire(secs(8))), "persist-me");
+    assert_eq!(b.export(secs(7)).unwrap(), exported);
+
+    // Rebuilt from storage.
+    let from_disk = ExportedToken::new(
+        AccessToken::new("persist-me").unwrap(),
+        Duration::from_secs(3000),
+    );
+    assert_eq!(from_disk, exported);
+
+    assert_eq!(
+        b.import(
+            &ExportedToken::new(AccessToken::new("x").unwrap(), Duration::ZERO),
+            secs(0)
+        ),
+        Err(AuthError::TokenExpired)
+    );
+    assert_eq!(
+        b.import(
+            &ExportedToken::new(
+                AccessToken::new("x").unwrap(),
+                Duration::from_secs(MAX_EXPIRES_IN_SECS + 1)
+            ),
+            secs(0)
+        ),
+        Err(AuthError::ExpiresInTooLarge)
+    );
+    // Expired tokens are not exported.
+    assert_eq!(a.export(secs(4600)), None);
+    b.clear();
+    assert_eq!(b.current(secs(8)), None);
+}
+
+#[test]
+fn fake_clock_walk() {
+    // Drive one cache through many refreshes on a fake clock: every fetch gets a new
+    // generation, no two fetches overlap, and a token is never handed out past its expiry.
+    let mut cache = TokenCache::default();
+    let mut now = 0u64;
+    let mut pending = None;
+    let mut generations = 0;
+    while now < 10 * 3600 * 1000 {
+        match cache.acquire(ms(now)) {
+            Acquire::Valid(t) => assert!(!t.is_expired(ms(now))),
+            Acquire::Fetch(id) => {
+                assert!(pending.is_none());
+                pending = Some(id);
+            }
+            Acquire::Wait { .. } => assert!(pending.is_some()),
+        }
+        now += 7_000;
+        if let Some(id) = pending.take() {
+            let t = cache.complete(id, response("t", 600), ms(now)).unwrap();
+            generations += 1;
+            assert_eq!(t.generation().get(), generations);
+        }
+    }
+    assert!(generations >= 60, "{generations}");
+}
+
+#[test]
+fn end_of_time_does_not_overflow() {
+    let end = Instant::from_millis(u64::MAX);
+    let mut cache = TokenCache::default();
+    let Acquire::Fetch(id) = cache.acquire(ms(u64::MAX - 1000)) else {
+        panic!()
+    };
+    // The deadline saturates at the end of time, where the stuck fetch is given up.
+    assert!(matches!(cache.acquire(end), Acquire::Fetch(_)));
+    let t = cache.complete(id, response("a", 3600), ms(u64::MAX - 500));
+    assert_eq!(t.map(|t| t.expires_at()), Ok(end));
+    let _ = cache.acquire(end);
+    let _ = cache.export(end);
+}

@@ -1,0 +1,355 @@
+//! Loading client identities in every form users hold, and the checks made before any traffic.
+
+mod common;
+
+use base64::Engine;
+use common::*;
+use mtls_core::identity::load::{IdentitySources, Origin};
+use mtls_core::identity::{
+    ClientAuthUsage, Identity, IdentityError, IdentityWarning, KeyAlgorithm, Part,
+};
+use mtls_core::sandbox::{IssueSpec, TestCa, Usage};
+use mtls_core::time::UnixTime;
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn at(secs: i64) -> UnixTime {
+    UnixTime::since_unix_epoch(std::time::Duration::from_secs(secs as u64))
+}
+
+#[test]
+fn each_key_form_loads_and_reports_its_algorithm() {
+    let ca = TestCa::new("identity test CA").unwrap();
+    for (key, algorithm) in [
+        ("rsa2048-pkcs1", KeyAlgorithm::Rsa { bits: 2048 }),
+        ("rsa2048-pkcs8", KeyAlgorithm::Rsa { bits: 2048 }),
+        ("p256-pkcs8", KeyAlgorithm::EcdsaP256),
+        ("p256-sec1", KeyAlgorithm::EcdsaP256),
+    ] {
+        let identity = identity_for_fixture(&ca, key);
+        let info = identity.info();
+        assert_eq!(info.key_algorithm, algorithm, "{key}");
+        assert!(info.key_match_checked, "{key}");
+        assert_eq!(info.client_auth, ClientAuthUsage::Allowed);
+        assert_eq!(info.subject, "CN=client.sandbox.example");
+        let report = identity.check(wall_now()).unwrap();
+        assert!(report.warnings.is_empty(), "{key}: {:?}", report.warnings);
+        assert!((363..=365).contains(&report.days_to_expiry), "{}", report.days_to_expiry);
+    }
+}
+
+#[test]
+fn a_key_that_does_not_match_its_certificate_is_refused_at_load_time() {
+    let ca = TestCa::new("identity test CA").unwrap();
+    for (cert_for, key) in [
+        ("p256-pkcs8", "p256-sec1"),
+        ("rsa2048-pkcs1", "rsa2048-pkcs8"),
+        ("rsa2048-pkcs8", "p256-pkcs8"),
+        ("p256-sec1", "rsa2048-pkcs1"),
+    ] {
+        let issued = client_cert_for_fixture(&ca, cert_for);
+        let err = Identity::from_pem(issued.cert_pem.as_bytes(), &fixture(&format!("{key}.pem")))
+            .unwrap_err();
+        assert_eq!(err, IdentityError::KeyDoesNotMatchCertificate, "{cert_for} + {key}");
+        assert_eq!(
+            err.to_string(),
+            "the private key does not belong to the client certificate (their public keys differ)"
+        );
+    }
+}
+
+#[test]
+fn an_expired_certificate_is_refused_with_its_expiry_date() {
+    let ca = TestCa::new("identity test CA").unwrap();
+    // 2025-01-01T00:00:00Z .. 2026-01-01T00:00:00Z
+    let issued = usage_issue(&ca, Usage::Client, 1_735_689_600, 1_767_225_600);
+    let key = issued.key_pem.as_ref().unwrap();
+    let identity = Identity::from_pem(issued.cert_pem.as_bytes(), key.as_bytes()).unwrap();
+    let err = identity.check(wall_now()).unwrap_err();
+    assert_eq!(err, IdentityError::Expired { not_after: 1_767_225_600 });
+    assert_eq!(
+        err.to_string(),
+        "the client certificate expired on 2026-01-01T00:00:00Z"
+    );
+    // Before its start it is not yet valid; inside its window it is fine.
+    assert_eq!(
+        identity.check(at(1_700_000_000)).unwrap_err(),
+        IdentityError::NotYetValid { not_before: 1_735_689_600 }
+    );
+    let report = identity.check(at(1_767_225_600 - 10 * 86_400 - 5)).unwrap();
+    assert_eq!(report.days_to_expiry, 10);
+    assert_eq!(
+        report.warnings,
+        vec![IdentityWarning::ExpiresSoon { days_to_expiry: 10 }]
+    );
+}
+
+#[test]
+fn a_leaf_without_client_auth_is_a_warning_not_an_error() {
+    let ca = TestCa::new("identity test CA").unwrap();
+    let now = now_secs();
+    let issued = usage_issue(&ca, Usage::ServerOnlyEku, now - 60, now + 200 * 86_400);
+    let identity = Identity::from_pem(
+        issued.cert_pem.as_bytes(),
+        issued.key_pem.as_ref().unwrap().as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(identity.info().client_auth, ClientAuthUsage::NotAllowed);
+    let report = identity.check(wall_now()).unwrap();
+    assert_eq!(report.warnings, vec![IdentityWarning::ClientAuthNotAllowed]);
+
+    let issued = usage_issue(&ca, Usage::NoEku, now - 60, now + 200 * 86_400);
+    let identity = Identity::from_pem(
+        issued.cert_pem.as_bytes(),
+        issued.key_pem.as_ref().unwrap().as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(identity.info().client_auth, ClientAuthUsage::Unrestricted);
+    assert!(identity.check(wall_now()).unwrap().warnings.is_empty());
+}
+
+#[test]
+fn encrypted_pkcs8_keys_need_the_right_passphrase() {
+    let ca = TestCa::new("identity test CA").unwrap();
+    let issued = client_cert_for_fixture(&ca, "p256-pkcs8");
+    let key = fixture("p256-encrypted.pem");
+    let cert = issued.cert_pem.as_bytes();
+    assert_eq!(
+        Identity::from_pem(cert, &key).unwrap_err(),
+        IdentityError::PassphraseRequired
+    );
+    assert_eq!(
+        Identity::from_encrypted_pem(cert, &key, b"wrong").unwrap_err(),
+        IdentityError::WrongPassphrase
+    );
+    let identity = Identity::from_encrypted_pem(cert, &key, b"correct-horse").unwrap();
+    assert_eq!(identity.info().key_algorithm, KeyAlgorithm::EcdsaP256);
+}
+
+#[test]
+fn legacy_encrypted_pem_is_refused_with_the_conversion_command() {
+    let ca = TestCa::new("identity test CA").unwrap();
+    let issued = client_cert_for_fixture(&ca, "rsa2048-pkcs1");
+    let err = Identity::from_encrypted_pem(
+        issued.cert_pem.as_bytes(),
+        &fixture("rsa2048-legacy-encrypted.pem"),
+        b"correct-horse",
+    )
+    .unwrap_err();
+    assert_eq!(err, IdentityError::LegacyEncryptedKey);
+    assert!(err.to_string().contains("openssl pkcs8 -topk8"));
+}
+
+#[test]
+fn base64_wrapped_pem_loads_with_or_without_line_breaks() {
+    let ca = TestCa::new("identity test CA").unwrap();
+    let issued = client_cert_for_fixture(&ca, "rsa2048-pkcs1");
+    let key = fixture("rsa2048-pkcs1.pem");
+    let cert_b64 = b64(issued.cert_pem.as_bytes());
+    // Secret managers often wrap at 64 or 76 columns.
+    let key_b64: String = b64(&key)
+        .as_bytes()
+        .chunks(76)
+        .map(|c| format!("{}\n", std::str::from_utf8(c).unwrap()))
+        .collect();
+    let identity = Identity::from_base64_pem(&cert_b64, &key_b64, None).unwrap();
+    assert_eq!(identity.info().key_algorithm, KeyAlgorithm::Rsa { bits: 2048 });
+    // Plain PEM pasted where Base64 was expected still works.
+    Identity::from_base64_pem(&issued.cert_pem, std::str::from_utf8(&key).unwrap(), None)
+        .unwrap();
+    assert_eq!(
+        Identity::from_base64_pem("%%%not base64%%%", &key_b64, None).unwrap_err(),
+        IdentityError::Base64 { part: Part::Certificate }
+    );
+    assert_eq!(
+        Identity::from_base64_pem(&cert_b64, "   ", None).unwrap_err(),
+        IdentityError::Empty { part: Part::PrivateKey }
+    );
+}
+
+#[test]
+fn malformed_inputs_give_typed_errors() {
+    let ca = TestCa::new("identity test CA").unwrap();
+    let issued = client_cert_for_fixture(&ca, "p256-pkcs8");
+    let key = fixture("p256-pkcs8.pem");
+    let cert = issued.cert_pem.as_bytes();
+    assert_eq!(Identity::from_pem(b"", &key).unwrap_err(), IdentityError::NoCertificate);
+    assert_eq!(Identity::from_pem(cert, b"").unwrap_err(), IdentityError::NoPrivateKey);
+    assert_eq!(Identity::from_pem(cert, cert).unwrap_err(), IdentityError::NoPrivateKey);
+    let broken = b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
+    assert_eq!(
+        Identity::from_pem(broken, &key).unwrap_err(),
+        IdentityError::Pem { part: Part::Certificate }
+    );
+    let not_der = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+    assert_eq!(
+        Identity::from_pem(not_der, &key).unwrap_err(),
+        IdentityError::CertificateUnparseable { index: 0 }
+    );
+    let bad_key = b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+    assert_eq!(Identity::from_pem(cert, bad_key).unwrap_err(), IdentityError::KeyUnparseable);
+    // Every prefix of a valid key that stops before its END line is an error, never a panic.
+    for cut in 0..key.len() - b"-----END PRIVATE KEY-----\n".len() {
+        assert!(Identity::from_pem(cert, &key[..cut]).is_err());
+    }
+}
+
+#[test]
+fn debug_output_never_shows_key_material() {
+    let ca = TestCa::new("identity test CA").unwrap();
+    let identity = identity_for_fixture(&ca, "p256-sec1");
+    let debug = format!("{identity:?}");
+    assert!(debug.contains("<redacted>"));
+    let key_pem = String::from_utf8(fixture("p256-sec1.pem")).unwrap();
+    for line in key_pem.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!debug.contains(line));
+    }
+    let sources = IdentitySources::from_lookup(|name| match name {
+        "MTLS_KEY_B64" => Some(b64(key_pem.as_bytes())),
+        "MTLS_KEY_PASSPHRASE" => Some("hunter2-passphrase".into()),
+        _ => None,
+    });
+    let debug = format!("{sources:?}");
+    assert!(!debug.contains(&b64(key_pem.as_bytes())[..40]));
+    assert!(!debug.contains("hunter2"));
+}
+
+/// The rule from the seeds: a path wins over the Base64 value when both are set.
+#[test]
+fn env_file_path_wins_over_base64() {
+    let ca = TestCa::new("identity test CA").unwrap();
+    let dir = std::env::temp_dir().join(format!("mtls-core-env-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // The files hold one identity (RSA), the Base64 values another (P-256).
+    let rsa = client_cert_for_fixture(&ca, "rsa2048-pkcs1");
+    let cert_path = dir.join("client.pem");
+    let key_path = dir.join("client.key");
+    let ca_path = dir.join("ca.pem");
+    std::fs::write(&cert_path, &rsa.cert_pem).unwrap();
+    std::fs::write(&key_path, fixture("rsa2048-pkcs1.pem")).unwrap();
+    std::fs::write(&ca_path, ca.cert_pem()).unwrap();
+    let ec = client_cert_for_fixture(&ca, "p256-sec1");
+    let vars = [
+        ("MTLS_CERT_PATH", cert_path.to_str().unwrap().to_string()),
+        ("MTLS_KEY_PATH", key_path.to_str().unwrap().to_string()),
+        ("MTLS_CA_PATH", ca_path.to_str().unwrap().to_string()),
+        ("MTLS_CERT_B64", b64(ec.cert_pem.as_bytes())),
+        ("MTLS_KEY_B64", b64(&fixture("p256-sec1.pem"))),
+        ("MTLS_CA_B64", b64(b"not a CA at all")),
+    ];
+    let lookup = |only: &[&str]| {
+        let vars = vars.clone();
+        let only: Vec<String> = only.iter().map(|s| s.to_string()).collect();
+        move |name: &str| {
+            vars.iter()
+                .find(|(k, _)| *k == name && only.iter().any(|o| o == name))
+                .map(|(_, v)| v.clone())
+        }
+    };
+    let all = [
+        "MTLS_CERT_PATH",
+        "MTLS_KEY_PATH",
+        "MTLS_CA_PATH",
+        "MTLS_CERT_B64",
+        "MTLS_KEY_B64",
+        "MTLS_CA_B64",
+    ];
+    let loaded = IdentitySources::from_lookup(lookup(&all)).load().unwrap().unwrap();
+    assert_eq!(loaded.cert_origin, Origin::Path);
+    assert_eq!(loaded.key_origin, Origin::Path);
+    assert_eq!(loaded.identity.info().key_algorithm, KeyAlgorithm::Rsa { bits: 2048 });
+    assert_eq!(loaded.ca.unwrap().certs()[0], ca.cert_der());
+
+    let loaded = IdentitySources::from_lookup(lookup(&["MTLS_CERT_B64", "MTLS_KEY_B64"]))
+        .load()
+        .unwrap()
+        .unwrap();
+    assert_eq!(loaded.cert_origin, Origin::Base64);
+    assert_eq!(loaded.identity.info().key_algorithm, KeyAlgorithm::EcdsaP256);
+    assert!(loaded.ca.is_none());
+
+    // Mixed: certificate from its path, key from Base64; they do not match.
+    let err = IdentitySources::from_lookup(lookup(&["MTLS_CERT_PATH", "MTLS_KEY_B64"]))
+        .load()
+        .unwrap_err();
+    assert_eq!(err, IdentityError::KeyDoesNotMatchCertificate);
+    // Nothing set: no identity, not an error. A certificate alone: an error.
+    assert!(IdentitySources::from_lookup(|_| None).load().unwrap().is_none());
+    assert_eq!(
+        IdentitySources::from_lookup(lookup(&["MTLS_CERT_B64"])).load().unwrap_err(),
+        IdentityError::NoPrivateKey
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_missing_file_names_the_input() {
+    let sources = IdentitySources::from_lookup(|name| match name {
+        "MTLS_CERT_PATH" => Some("/nonexistent/client.pem".into()),
+        "MTLS_KEY_PATH" => Some("/nonexistent/client.key".into()),
+        _ => None,
+    });
+    let err = sources.load().unwrap_err();
+    assert_eq!(err.to_string(), "could not read the client certificate file: file not found");
+}
+
+/// PKCS#12 as the seeds make it: `openssl pkcs12 -export -in certificate.pem -inkey private.key`.
+#[test]
+fn pkcs12_archives_made_by_openssl_load_with_their_password() {
+    let ca = TestCa::new("identity test CA").unwrap();
+    let dir = std::env::temp_dir().join(format!("mtls-core-p12-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for key in ["rsa2048-pkcs1", "p256-sec1"] {
+        let issued = client_cert_for_fixture(&ca, key);
+        let cert_path = dir.join(format!("{key}.crt"));
+        std::fs::write(&cert_path, &issued.cert_pem).unwrap();
+        let p12 = dir.join(format!("{key}.p12"));
+        let status = std::process::Command::new("openssl")
+            .args(["pkcs12", "-export", "-name", "client-cert", "-passout", "pass:your-cert-password"])
+            .arg("-in")
+            .arg(&cert_path)
+            .arg("-inkey")
+            .arg(format!("{}/tests/fixtures/{key}.pem", env!("CARGO_MANIFEST_DIR")))
+            .arg("-out")
+            .arg(&p12)
+            .status()
+            .expect("openssl must be installed (.ci/run installs it)");
+        assert!(status.success());
+        let archive = std::fs::read(&p12).unwrap();
+        let identity = Identity::from_pkcs12(&archive, "your-cert-password").unwrap();
+        assert_eq!(identity.chain()[0], issued.cert_der);
+        assert!(identity.info().key_match_checked);
+        assert_eq!(
+            Identity::from_pkcs12(&archive, "wrong").unwrap_err(),
+            IdentityError::WrongPassphrase
+        );
+        // Through the env-var form too.
+        let loaded = IdentitySources::from_lookup(|name| match name {
+            "MTLS_PKCS12_B64" => Some(b64(&archive)),
+            "MTLS_PKCS12_PASSWORD" => Some("your-cert-password".into()),
+            _ => None,
+        })
+        .load()
+        .unwrap()
+        .unwrap();
+        assert_eq!(loaded.identity.chain()[0], issued.cert_der);
+    }
+    assert_eq!(Identity::from_pkcs12(b"junk", "x").unwrap_err(), IdentityError::Pkcs12);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn issued_spec_sanity() {
+    // The CA helper issues what the identity module reads back.
+    let ca = TestCa::new("identity test CA").unwrap();
+    let issued = ca.issue(&IssueSpec::client("abc.sandbox.mangopay.com")).unwrap();
+    let identity = Identity::from_pem(
+        issued.cert_pem.as_bytes(),
+        issued.key_pem.as_ref().unwrap().as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(identity.info().subject, "CN=abc.sandbox.mangopay.com");
+    assert_eq!(identity.info().issuer, "CN=identity test CA");
+}

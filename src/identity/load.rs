@@ -54,6 +54,9 @@ pub enum Origin {
     Base64,
 }
 
+/// Bytes read from a [`Source`] (zeroized on drop) and where they came from.
+pub type SourceBytes = (Zeroizing<Vec<u8>>, Origin);
+
 impl Source {
     fn is_set(&self) -> bool {
         self.path.is_some() || self.base64.is_some()
@@ -61,7 +64,7 @@ impl Source {
 
     /// Reads the bytes: the file when a path is set (the path wins), else decodes the Base64
     /// value. `None` when neither is set.
-    pub fn read(&self, part: Part) -> Result<Option<(Zeroizing<Vec<u8>>, Origin)>, IdentityError> {
+    pub fn read(&self, part: Part) -> Result<Option<SourceBytes>, IdentityError> {
         if let Some(path) = &self.path {
             let bytes = std::fs::read(path).map_err(|e| IdentityError::Io {
                 part,
@@ -189,10 +192,11 @@ impl Identity {
     /// `openssl pkcs12 -export`) and its password. std only: the reader (`p12-keystore`)
     /// needs std.
     pub fn from_pkcs12(archive: &[u8], password: &str) -> Result<Identity, IdentityError> {
-        let store = p12_keystore::KeyStore::from_pkcs12(archive, password).map_err(|e| match e {
-            p12_keystore::error::Error::MacError(_) => IdentityError::WrongPassphrase,
-            _ => IdentityError::Pkcs12,
-        })?;
+        let store =
+            p12_keystore::KeyStore::from_pkcs12(archive, password).map_err(|e| match e {
+                p12_keystore::error::Error::MacError(_) => IdentityError::WrongPassphrase,
+                _ => IdentityError::Pkcs12,
+            })?;
         let (_alias, chain) = store.private_key_chain().ok_or(IdentityError::Pkcs12)?;
         let key = PrivateKeyDer::from(PrivatePkcs8KeyDer::from(chain.key().to_vec()));
         let certs: Vec<CertificateDer<'static>> = chain

@@ -259,8 +259,9 @@ impl CertificateInfo {
         let mut client_auth = ClientAuthUsage::Unrestricted;
         for ext in tbs.extensions.iter().flatten() {
             if ext.extn_id == OID_EXT_KEY_USAGE {
-                let eku = x509_cert::ext::pkix::ExtendedKeyUsage::from_der(ext.extn_value.as_bytes())
-                    .map_err(|_| IdentityError::CertificateUnparseable { index: 0 })?;
+                let eku =
+                    x509_cert::ext::pkix::ExtendedKeyUsage::from_der(ext.extn_value.as_bytes())
+                        .map_err(|_| IdentityError::CertificateUnparseable { index: 0 })?;
                 client_auth = if eku
                     .0
                     .iter()
@@ -502,7 +503,10 @@ pub(crate) fn private_key_from_pem(
     Err(IdentityError::NoPrivateKey)
 }
 
-fn decrypt_pkcs8_pem(pem: &[u8], passphrase: &[u8]) -> Result<PrivateKeyDer<'static>, IdentityError> {
+fn decrypt_pkcs8_pem(
+    pem: &[u8],
+    passphrase: &[u8],
+) -> Result<PrivateKeyDer<'static>, IdentityError> {
     let part = Part::PrivateKey;
     let text = core::str::from_utf8(pem).map_err(|_| IdentityError::Pem { part })?;
     // Take the one section out of whatever surrounds it (comments, other sections).
@@ -539,7 +543,10 @@ enum KeyMatch {
 }
 
 /// Compares the public half of `key` with the certificate's SubjectPublicKeyInfo.
-fn public_key_matches(key: &PrivateKeyDer<'_>, cert_spki_der: &[u8]) -> Result<KeyMatch, IdentityError> {
+fn public_key_matches(
+    key: &PrivateKeyDer<'_>,
+    cert_spki_der: &[u8],
+) -> Result<KeyMatch, IdentityError> {
     let spki = spki::SubjectPublicKeyInfoRef::from_der(cert_spki_der)
         .map_err(|_| IdentityError::CertificateUnparseable { index: 0 })?;
     let cert_key = spki
@@ -555,7 +562,8 @@ fn public_key_matches(key: &PrivateKeyDer<'_>, cert_spki_der: &[u8]) -> Result<K
         PrivateKeyDer::Pkcs1(k) => rsa_matches(k.secret_pkcs1_der(), cert_key)?,
         PrivateKeyDer::Sec1(k) => sec1_matches(k.secret_sec1_der(), cert_curve, cert_key)?,
         PrivateKeyDer::Pkcs8(k) => {
-            let info = pkcs8::PrivateKeyInfo::from_der(k.secret_pkcs8_der()).map_err(|_| bad_key)?;
+            let info =
+                pkcs8::PrivateKeyInfo::from_der(k.secret_pkcs8_der()).map_err(|_| bad_key)?;
             let oid = info.algorithm.oid;
             if oid == OID_RSA_ENCRYPTION {
                 rsa_matches(info.private_key, cert_key)?
@@ -586,7 +594,8 @@ fn public_key_matches(key: &PrivateKeyDer<'_>, cert_spki_der: &[u8]) -> Result<K
 }
 
 fn rsa_matches(pkcs1_der: &[u8], cert_key: &[u8]) -> Result<KeyMatch, IdentityError> {
-    let private = pkcs1::RsaPrivateKey::from_der(pkcs1_der).map_err(|_| IdentityError::KeyUnparseable)?;
+    let private =
+        pkcs1::RsaPrivateKey::from_der(pkcs1_der).map_err(|_| IdentityError::KeyUnparseable)?;
     let Ok(public) = pkcs1::RsaPublicKey::from_der(cert_key) else {
         return Ok(KeyMatch::Mismatch); // the certificate holds no RSA key
     };
@@ -604,7 +613,8 @@ fn sec1_matches(
     curve: Option<ObjectIdentifier>,
     cert_key: &[u8],
 ) -> Result<KeyMatch, IdentityError> {
-    let private = sec1::EcPrivateKey::from_der(sec1_der).map_err(|_| IdentityError::KeyUnparseable)?;
+    let private =
+        sec1::EcPrivateKey::from_der(sec1_der).map_err(|_| IdentityError::KeyUnparseable)?;
     if let Some(public) = private.public_key {
         return Ok(if public == cert_key {
             KeyMatch::Match
@@ -613,23 +623,24 @@ fn sec1_matches(
         });
     }
     // No public key stored with the private scalar: derive it.
-    let curve = private
-        .parameters
-        .and_then(|p| p.named_curve())
-        .or(curve);
+    let curve = private.parameters.and_then(|p| p.named_curve()).or(curve);
     let derived: Option<Vec<u8>> = match curve {
-        Some(c) if c == OID_P256 => p256::SecretKey::from_slice(private.private_key)
-            .ok()
-            .map(|k| {
-                use p256::elliptic_curve::sec1::ToEncodedPoint;
-                k.public_key().to_encoded_point(false).as_bytes().to_vec()
-            }),
-        Some(c) if c == OID_P384 => p384::SecretKey::from_slice(private.private_key)
-            .ok()
-            .map(|k| {
-                use p384::elliptic_curve::sec1::ToEncodedPoint;
-                k.public_key().to_encoded_point(false).as_bytes().to_vec()
-            }),
+        Some(c) if c == OID_P256 => {
+            p256::SecretKey::from_slice(private.private_key)
+                .ok()
+                .map(|k| {
+                    use p256::elliptic_curve::sec1::ToEncodedPoint;
+                    k.public_key().to_encoded_point(false).as_bytes().to_vec()
+                })
+        }
+        Some(c) if c == OID_P384 => {
+            p384::SecretKey::from_slice(private.private_key)
+                .ok()
+                .map(|k| {
+                    use p384::elliptic_curve::sec1::ToEncodedPoint;
+                    k.public_key().to_encoded_point(false).as_bytes().to_vec()
+                })
+        }
         _ => return Ok(KeyMatch::Unknown),
     };
     let derived = derived.ok_or(IdentityError::KeyUnparseable)?;

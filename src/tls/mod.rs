@@ -103,7 +103,11 @@ impl TlsConfig {
         TlsConfig::build(None, trust, now)
     }
 
-    fn build(identity: Option<&Identity>, trust: Trust, now: UnixTime) -> Result<TlsConfig, TlsError> {
+    fn build(
+        identity: Option<&Identity>,
+        trust: Trust,
+        now: UnixTime,
+    ) -> Result<TlsConfig, TlsError> {
         let provider: Arc<CryptoProvider> = Arc::new(rustls_rustcrypto::provider());
         let mut roots = RootCertStore::empty();
         match trust {
@@ -117,12 +121,13 @@ impl TlsConfig {
                 }
             }
         }
-        let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-            .build()
-            .map_err(|_| TlsError::InvalidTrustAnchor)?;
+        let verifier =
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .map_err(|_| TlsError::InvalidTrustAnchor)?;
         let clock = Arc::new(HostClock(spin::Mutex::new(now)));
-        let certified_key = identity
-            .map(|id| Arc::new(CertifiedKey::new(id.chain().to_vec(), id.signing_key())));
+        let certified_key =
+            identity.map(|id| Arc::new(CertifiedKey::new(id.chain().to_vec(), id.signing_key())));
         let mut config = ClientConfig::builder_with_details(provider, clock.clone())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|_| TlsError::Internal)?
@@ -311,7 +316,10 @@ impl TlsConnection {
                 break;
             }
         }
-        if taken < data.len() && self.incoming.len() >= self.limits.max_incoming && self.plaintext_in.is_empty() {
+        if taken < data.len()
+            && self.incoming.len() >= self.limits.max_incoming
+            && self.plaintext_in.is_empty()
+        {
             // Full of ciphertext that cannot be processed and nothing for the caller to drain:
             // a record larger than the limit allows.
             return Err(self.fail(TlsError::BufferFull));
@@ -511,9 +519,9 @@ impl TlsConnection {
                 let mut step = Step::NeedInput;
                 // Records carry at most 16 KiB of plaintext.
                 for chunk in plaintext_out.chunks(16 * 1024) {
-                    if let Err(e) =
-                        encode_into(outgoing, limits.max_outgoing, |buf| traffic.encrypt(chunk, buf))
-                    {
+                    if let Err(e) = encode_into(outgoing, limits.max_outgoing, |buf| {
+                        traffic.encrypt(chunk, buf)
+                    }) {
                         step = Step::Failed(e);
                         break;
                     }

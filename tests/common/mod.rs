@@ -9,8 +9,8 @@ use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::sandbox::{IssueSpec, Issued, TestCa, Usage};
 use mtls_core::time::UnixTime;
 use mtls_core::tls::{TlsConfig, TlsConnection, TlsError, TlsEvent, TlsLimits, Trust};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection};
 
@@ -20,7 +20,10 @@ pub fn fixture(name: &str) -> Vec<u8> {
 }
 
 pub fn now_secs() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 pub fn wall_now() -> UnixTime {
@@ -37,7 +40,11 @@ pub fn client_cert_for_fixture(ca: &TestCa, key_name: &str) -> Issued {
 /// An identity for the key fixture `key_name`, certified by `ca`.
 pub fn identity_for_fixture(ca: &TestCa, key_name: &str) -> Identity {
     let issued = client_cert_for_fixture(ca, key_name);
-    Identity::from_pem(issued.cert_pem.as_bytes(), &fixture(&format!("{key_name}.pem"))).unwrap()
+    Identity::from_pem(
+        issued.cert_pem.as_bytes(),
+        &fixture(&format!("{key_name}.pem")),
+    )
+    .unwrap()
 }
 
 /// The server side of a test: its CA (which also certifies clients) and its certificate.
@@ -53,7 +60,9 @@ impl TestServerPki {
 
     pub fn named(ca_name: &str) -> TestServerPki {
         let ca = TestCa::new(ca_name).unwrap();
-        let server = ca.issue(&IssueSpec::server(&["localhost", "127.0.0.1"])).unwrap();
+        let server = ca
+            .issue(&IssueSpec::server(&["localhost", "127.0.0.1"]))
+            .unwrap();
         TestServerPki { ca, server }
     }
 

@@ -1,7 +1,11 @@
 #![doc = include_str!("../README.md")]
 #![no_std]
 #![forbid(unsafe_code)]
-#![warn(missing_docs, clippy::std_instead_of_core, clippy::alloc_instead_of_core)]
+#![warn(
+    missing_docs,
+    clippy::std_instead_of_core,
+    clippy::alloc_instead_of_core
+)]
 
 extern crate alloc;
 #[cfg(any(feature = "std", test))]
@@ -10,10 +14,17 @@ extern crate std;
 #[cfg(not(feature = "alloc"))]
 compile_error!("mtls-core needs an allocator: enable the `alloc` feature (rustls requires it)");
 
+pub mod auth;
+pub mod client;
+pub mod error;
+pub mod http;
+pub mod identity;
+pub mod io;
+pub mod presets;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
-pub mod auth;
-pub mod identity;
-pub mod presets;
 pub mod time;
 pub mod tls;
+
+pub use client::{ApiRequest, Client, ClientConfig, Event, Failure, FailureKind, RequestId};
+pub use error::{Error, ErrorKind};

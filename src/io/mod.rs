@@ -1,0 +1,144 @@
+//! Drivers that move bytes between a [`Client`] and a transport: the only place (with the
+//! `wasm/` crate) where the core meets I/O.
+//!
+//! - [`drive`]: a blocking loop over any `embedded_io::{Read, Write}` stream; the host
+//!   supplies the monotonic clock. Works on bare metal (TCP stacks such as smoltcp or
+//!   embassy-net expose `embedded-io` sockets).
+//! - [`std_adapter`] (feature `std`): [`std_adapter::StdClient`], a one-line blocking client
+//!   over `TcpStream` with DNS, connect/read/write timeouts, one kept-alive connection,
+//!   transparent reconnects and a token cache kept across them.
+
+use crate::client::{Client, Event};
+use crate::time::Instant;
+
+#[cfg(feature = "std")]
+pub mod std_adapter;
+
+/// A monotonic clock the host supplies.
+pub trait Clock {
+    /// The current instant.
+    fn now(&self) -> Instant;
+}
+
+impl<F: Fn() -> Instant> Clock for F {
+    fn now(&self) -> Instant {
+        self()
+    }
+}
+
+/// Why [`drive`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DriveStatus {
+    /// Every queued request has its outcome.
+    Idle,
+    /// The connection is over (orderly or not) and requests remain: open a new transport,
+    /// call [`Client::open_connection`], and drive again.
+    NeedsConnection,
+    /// The connection is over and nothing is queued: close the transport.
+    Disconnected,
+}
+
+/// Bytes moved per read or write call.
+pub const CHUNK: usize = 4096;
+
+/// Runs `client` over `transport` until it is idle or needs a new connection, handing every
+/// event to `on_event`. Reads block; a transport read that fails with
+/// [`embedded_io::ErrorKind::TimedOut`] counts as a tick of the clock (so request timeouts
+/// fire), any other transport error is returned. Bounded: returns after `max_turns` reads.
+///
+/// ```
+/// use mtls_core::io::{drive, DriveStatus};
+/// # fn demo<T: embedded_io::Read + embedded_io::Write>(client: &mut mtls_core::Client, socket: &mut T)
+/// #   -> Result<(), T::Error> {
+/// let clock = || mtls_core::time::Instant::from_millis(0); // your monotonic timer
+/// let status = drive(client, socket, &clock, 10_000, &mut |event| {
+///     if let mtls_core::Event::Response(id, response) = event {
+///         // handle the response
+///         let _ = (id, response.status);
+///     }
+/// })?;
+/// assert!(matches!(status, DriveStatus::Idle | DriveStatus::NeedsConnection | DriveStatus::Disconnected));
+/// # Ok(()) }
+/// ```
+pub fn drive<T, C>(
+    client: &mut Client,
+    transport: &mut T,
+    clock: &C,
+    max_turns: usize,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<DriveStatus, T::Error>
+where
+    T: embedded_io::Read + embedded_io::Write,
+    C: Clock + ?Sized,
+{
+    use embedded_io::Error as _;
+    let mut buf = [0u8; CHUNK];
+    for _ in 0..max_turns {
+        flush(client, transport, clock, &mut buf)?;
+        while let Some(event) = client.poll_event() {
+            on_event(event);
+        }
+        if !client.is_connected() {
+            return Ok(if client.wants_connection() {
+                DriveStatus::NeedsConnection
+            } else {
+                DriveStatus::Disconnected
+            });
+        }
+        if client.is_idle() {
+            return Ok(DriveStatus::Idle);
+        }
+        if client.poll_timeout().is_some_and(|t| clock.now() >= t) {
+            client.handle_timeout(clock.now());
+            continue;
+        }
+        match transport.read(&mut buf) {
+            Ok(0) => client.handle_eof(clock.now()),
+            Ok(n) => {
+                let mut offset = 0;
+                // Bounded: each pass either takes bytes or the client dropped the connection.
+                while offset < n && client.is_connected() {
+                    let taken = client.handle_input(&buf[offset..n], clock.now());
+                    if taken == 0 {
+                        flush(client, transport, clock, &mut [0u8; CHUNK])?;
+                        if client.handle_input(&buf[offset..n], clock.now()) == 0 {
+                            break;
+                        }
+                        continue;
+                    }
+                    offset += taken;
+                }
+            }
+            Err(e) if e.kind() == embedded_io::ErrorKind::TimedOut => {
+                client.handle_timeout(clock.now());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(if client.is_idle() {
+        DriveStatus::Idle
+    } else {
+        DriveStatus::NeedsConnection
+    })
+}
+
+/// Writes out everything the client has to send.
+fn flush<T, C>(client: &mut Client, transport: &mut T, clock: &C, buf: &mut [u8]) -> Result<(), T::Error>
+where
+    T: embedded_io::Write,
+    C: Clock + ?Sized,
+{
+    let mut wrote = false;
+    loop {
+        let n = client.poll_transmit(buf, clock.now());
+        if n == 0 {
+            break;
+        }
+        transport.write_all(&buf[..n])?;
+        wrote = true;
+    }
+    if wrote {
+        transport.flush()?;
+    }
+    Ok(())
+}

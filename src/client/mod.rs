@@ -45,6 +45,9 @@ use crate::tls::{TlsConfig, TlsConnection, TlsEvent, TlsLimits, TlsVersion, Trus
 
 mod request;
 
+/// How often a client waiting for another connection's token fetch looks again.
+pub const TOKEN_WAIT_POLL: Duration = Duration::from_millis(10);
+
 pub use request::{ApiRequest, RequestId};
 
 /// Everything a [`Client`] needs; build with [`ClientConfig::new`], adjust the public fields.
@@ -85,11 +88,8 @@ impl ClientConfig {
         now: UnixTime,
     ) -> Result<ClientConfig, Error> {
         let report = identity.check(now)?;
-        let mut config = ClientConfig::with_tls(
-            base_url,
-            credentials,
-            TlsConfig::new(identity, trust, now)?,
-        )?;
+        let mut config =
+            ClientConfig::with_tls(base_url, credentials, TlsConfig::new(identity, trust, now)?)?;
         config
             .warnings
             .extend(report.warnings.into_iter().map(Warning::Identity));
@@ -270,7 +270,12 @@ impl core::fmt::Debug for Client {
 impl Client {
     /// A client with no connection yet. The configuration's warnings are the first events.
     pub fn new(config: ClientConfig) -> Client {
-        let events = config.warnings.iter().cloned().map(Event::Warning).collect();
+        let events = config
+            .warnings
+            .iter()
+            .cloned()
+            .map(Event::Warning)
+            .collect();
         Client {
             config,
             conn: None,
@@ -599,19 +604,21 @@ impl Client {
         }
         match self.config.token_cache.acquire(now) {
             Acquire::Wait { until } => {
-                self.wait_until = Some(until);
+                // Another connection is fetching; look again soon (we cannot be told).
+                self.wait_until = Some(until.min(now + TOKEN_WAIT_POLL));
                 false
             }
             Acquire::Fetch(ticket) => {
-                let token_request =
-                    match TokenRequest::with_path(&self.config.credentials, &self.config.token_path)
-                    {
-                        Ok(r) => r,
-                        Err(e) => {
-                            self.fail_all(FailureKind::NotSent, &Error::Auth(e));
-                            return false;
-                        }
-                    };
+                let token_request = match TokenRequest::with_path(
+                    &self.config.credentials,
+                    &self.config.token_path,
+                ) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.fail_all(FailureKind::NotSent, &Error::Auth(e));
+                        return false;
+                    }
+                };
                 let headers = token_request.headers();
                 let values: Vec<(&str, &str)> = headers
                     .iter()
@@ -648,7 +655,8 @@ impl Client {
                 };
                 queued.attempts = queued.attempts.saturating_add(1);
                 let bearer = token.bearer_header();
-                let mut headers: Vec<(&str, &str)> = Vec::with_capacity(queued.request.headers.len() + 2);
+                let mut headers: Vec<(&str, &str)> =
+                    Vec::with_capacity(queued.request.headers.len() + 2);
                 headers.push(("Authorization", bearer.expose()));
                 if let Some(key) = &queued.request.idempotency_key {
                     headers.push((IDEMPOTENCY_KEY_HEADER, key.as_str()));
@@ -658,7 +666,8 @@ impl Client {
                 }
                 let target = format!("{}{}", self.config.path_prefix, queued.request.path);
                 let host = host_header(&self.config.host, self.config.port);
-                let mut request = Request::new(&queued.request.method, &host, &target).headers(&headers);
+                let mut request =
+                    Request::new(&queued.request.method, &host, &target).headers(&headers);
                 if let Some(body) = &queued.request.body {
                     request = request.body(body);
                 }
@@ -711,10 +720,7 @@ impl Client {
 
     /// The connection broke: decide the fate of the in-flight request and drop it.
     fn connection_failed(&mut self, error: Error, now: Instant) {
-        let handshake_failed = self
-            .conn
-            .as_ref()
-            .is_some_and(|c| c.tls.is_handshaking());
+        let handshake_failed = self.conn.as_ref().is_some_and(|c| c.tls.is_handshaking());
         let tx_taken = self.conn.as_ref().map_or(0, |c| c.tx_taken);
         match self.in_flight.take() {
             Some(InFlight::Api {

@@ -50,7 +50,10 @@ impl core::fmt::Debug for ApiRequest {
         f.debug_struct("ApiRequest")
             .field("method", &self.method)
             .field("path", &self.path)
-            .field("headers", &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>())
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .field("body_len", &self.body.as_ref().map(Vec::len))
             .finish()
     }

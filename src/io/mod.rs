@@ -42,16 +42,20 @@ pub enum DriveStatus {
 pub const CHUNK: usize = 4096;
 
 /// Runs `client` over `transport` until it is idle or needs a new connection, handing every
-/// event to `on_event`. Reads block; a transport read that fails with
-/// [`embedded_io::ErrorKind::TimedOut`] counts as a tick of the clock (so request timeouts
-/// fire), any other transport error is returned. Bounded: returns after `max_turns` reads.
+/// event to `on_event`.
+///
+/// Before each (blocking) read, `before_read` gets the time left until the client's next
+/// timeout, so the host can bound the read (a std socket sets its read timeout; a host with
+/// no timeouts passes `&mut |_, _| {}`). A read that fails with
+/// [`embedded_io::ErrorKind::TimedOut`] is a tick of the clock (timeouts fire); any other
+/// transport error is returned. Bounded: returns after `max_turns` reads.
 ///
 /// ```
 /// use mtls_core::io::{drive, DriveStatus};
 /// # fn demo<T: embedded_io::Read + embedded_io::Write>(client: &mut mtls_core::Client, socket: &mut T)
 /// #   -> Result<(), T::Error> {
 /// let clock = || mtls_core::time::Instant::from_millis(0); // your monotonic timer
-/// let status = drive(client, socket, &clock, 10_000, &mut |event| {
+/// let status = drive(client, socket, &clock, 10_000, &mut |_, _| {}, &mut |event| {
 ///     if let mtls_core::Event::Response(id, response) = event {
 ///         // handle the response
 ///         let _ = (id, response.status);
@@ -65,6 +69,7 @@ pub fn drive<T, C>(
     transport: &mut T,
     clock: &C,
     max_turns: usize,
+    before_read: &mut dyn FnMut(&mut T, Option<core::time::Duration>),
     on_event: &mut dyn FnMut(Event),
 ) -> Result<DriveStatus, T::Error>
 where
@@ -92,6 +97,13 @@ where
             client.handle_timeout(clock.now());
             continue;
         }
+        let now = clock.now();
+        before_read(
+            transport,
+            client
+                .poll_timeout()
+                .map(|t| t.saturating_duration_since(now)),
+        );
         match transport.read(&mut buf) {
             Ok(0) => client.handle_eof(clock.now()),
             Ok(n) => {
@@ -123,7 +135,12 @@ where
 }
 
 /// Writes out everything the client has to send.
-fn flush<T, C>(client: &mut Client, transport: &mut T, clock: &C, buf: &mut [u8]) -> Result<(), T::Error>
+fn flush<T, C>(
+    client: &mut Client,
+    transport: &mut T,
+    clock: &C,
+    buf: &mut [u8],
+) -> Result<(), T::Error>
 where
     T: embedded_io::Write,
     C: Clock + ?Sized,

@@ -175,7 +175,9 @@ impl StdClient {
 
     /// Sends one request and waits for its outcome.
     pub fn request(&mut self, request: ApiRequest) -> Result<Response, RequestError> {
-        let id = self.client.send(request, crate::io::Clock::now(&self.clock));
+        let id = self
+            .client
+            .send(request, crate::io::Clock::now(&self.clock));
         let mut outcomes = self.run()?;
         match outcomes.iter().position(|(i, _)| *i == id) {
             Some(i) => outcomes.swap_remove(i).1,
@@ -226,8 +228,22 @@ impl StdClient {
                 break;
             };
             let notices = &mut self.notices;
-            let status = drive(&mut self.client, socket, &self.clock, 100_000, &mut |event| {
-                match event {
+            let io_timeout = self.io_timeout;
+            let mut bound_read = |t: &mut TcpTransport, left: Option<Duration>| {
+                // Never zero (that means "no timeout" to std); never past the I/O timeout.
+                let wait = left.map_or(io_timeout, |l| {
+                    l.clamp(Duration::from_millis(1), io_timeout)
+                });
+                // A failure leaves the previous timeout in place, which is still bounded.
+                let _ = t.0.set_read_timeout(Some(wait));
+            };
+            let status = drive(
+                &mut self.client,
+                socket,
+                &self.clock,
+                100_000,
+                &mut bound_read,
+                &mut |event| match event {
                     Event::Response(id, response) => outcomes.push((id, Ok(response))),
                     Event::Failed(id, failure) => {
                         outcomes.push((id, Err(RequestError::Failed(failure))))
@@ -244,8 +260,8 @@ impl StdClient {
                         }),
                     )),
                     other => notices.push(other),
-                }
-            });
+                },
+            );
             match status {
                 Ok(DriveStatus::Idle) => {
                     if !self.client.is_connected() {
@@ -282,7 +298,9 @@ impl StdClient {
         while let Some(event) = self.client.poll_event() {
             match event {
                 Event::Response(id, response) => outcomes.push((id, Ok(response))),
-                Event::Failed(id, failure) => outcomes.push((id, Err(RequestError::Failed(failure)))),
+                Event::Failed(id, failure) => {
+                    outcomes.push((id, Err(RequestError::Failed(failure))))
+                }
                 Event::ScaRequired {
                     id,
                     redirect_url,
@@ -300,7 +318,11 @@ impl StdClient {
     }
 
     fn connect(&mut self) -> Result<(), RequestError> {
-        let host = self.client.config().host().trim_matches(|c| c == '[' || c == ']');
+        let host = self
+            .client
+            .config()
+            .host()
+            .trim_matches(|c| c == '[' || c == ']');
         let port = self.client.config().port();
         let addrs = (host, port).to_socket_addrs().map_err(RequestError::Io)?;
         let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address for host");

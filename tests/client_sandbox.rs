@@ -1,0 +1,335 @@
+//! End to end: the std adapter against the sandbox (a real mTLS server on loopback that
+//! requires client certificates and serves the token endpoint).
+
+use std::sync::{Arc, Barrier};
+
+use mtls_core::auth::{AuthError, Credentials, IdempotencyKey, SharedTokenCache};
+use mtls_core::identity::{CaBundle, Identity};
+use mtls_core::io::std_adapter::{wall_clock_now, RequestError, StdClient};
+use mtls_core::sandbox::{Sandbox, SandboxConfig};
+use mtls_core::tls::Trust;
+use mtls_core::{ApiRequest, ClientConfig, Error, Event, FailureKind};
+
+fn sandbox() -> Sandbox {
+    Sandbox::start(SandboxConfig::default()).unwrap()
+}
+
+fn config_for(sandbox: &Sandbox, api_key: &str) -> ClientConfig {
+    let issued = sandbox.issue_client_identity();
+    let identity = Identity::from_pem(
+        issued.cert_pem.as_bytes(),
+        issued.key_pem.as_ref().unwrap().as_bytes(),
+    )
+    .unwrap();
+    let trust = Trust::Custom(CaBundle::from_pem(sandbox.ca_pem().as_bytes()).unwrap());
+    let credentials = Credentials::new(sandbox.client_id(), api_key).unwrap();
+    ClientConfig::new(
+        &sandbox.base_url(),
+        credentials,
+        &identity,
+        trust,
+        wall_clock_now(),
+    )
+    .unwrap()
+}
+
+fn client(sandbox: &Sandbox) -> StdClient {
+    StdClient::new(config_for(sandbox, sandbox.api_key()))
+}
+
+fn user_path(sandbox: &Sandbox, id: u32) -> String {
+    format!("/v2.01/{}/users/{id}", sandbox.client_id())
+}
+
+fn failure(result: Result<mtls_core::http::Response, RequestError>) -> mtls_core::Failure {
+    match result {
+        Err(RequestError::Failed(f)) => f,
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn one_token_serves_many_calls_on_one_connection() {
+    let sandbox = sandbox();
+    let mut client = client(&sandbox);
+    let requests = (1..=5)
+        .map(|i| ApiRequest::get(&user_path(&sandbox, i)))
+        .collect();
+    let outcomes = client.request_all(requests).unwrap();
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        let response = outcome.unwrap();
+        assert_eq!(response.status, 200);
+        let body = String::from_utf8(response.body).unwrap();
+        assert!(body.contains(&format!("\"Id\":\"{}\"", i + 1)), "{body}");
+    }
+    // And later calls reuse both the token and the connection.
+    let response = client
+        .request(ApiRequest::get(&user_path(&sandbox, 9)))
+        .unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(sandbox.token_requests(), 1);
+    assert_eq!(sandbox.api_requests(), 6);
+    assert_eq!(sandbox.connections(), 1);
+    assert_eq!(client.connections(), 1);
+    let fetched = client
+        .notices
+        .iter()
+        .filter(|e| matches!(e, Event::TokenFetched { .. }))
+        .count();
+    assert_eq!(fetched, 1);
+    assert!(client.notices.iter().any(|e| matches!(
+        e,
+        Event::Connected {
+            client_cert_requested: true,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn a_401_refreshes_the_token_and_retries_once() {
+    let sandbox = sandbox();
+    let mut client = client(&sandbox);
+    assert_eq!(
+        client
+            .request(ApiRequest::get(&user_path(&sandbox, 1)))
+            .unwrap()
+            .status,
+        200
+    );
+    sandbox.knobs().set_force_401_count(1);
+    let response = client
+        .request(ApiRequest::get(&user_path(&sandbox, 2)))
+        .unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(sandbox.token_requests(), 2);
+    assert!(client
+        .notices
+        .iter()
+        .any(|e| matches!(e, Event::TokenRejected(_))));
+
+    // Two 401s in a row: one refresh, one retry, then the 401 is the answer (no loop).
+    sandbox.knobs().set_force_401_count(2);
+    let response = client
+        .request(ApiRequest::get(&user_path(&sandbox, 3)))
+        .unwrap();
+    assert_eq!(response.status, 401);
+    assert_eq!(sandbox.token_requests(), 3);
+}
+
+#[test]
+fn the_sca_401_is_a_typed_outcome_and_keeps_the_token() {
+    let sandbox = sandbox();
+    let path = user_path(&sandbox, 77);
+    sandbox.knobs().add_sca_path(&path);
+    let mut client = client(&sandbox);
+    match client.request(ApiRequest::get(&path)) {
+        Err(RequestError::ScaRequired {
+            redirect_url,
+            response,
+        }) => {
+            assert_eq!(response.status, 401);
+            let url = redirect_url.expect("a redirect URL");
+            assert!(url.starts_with("https://sandbox.example/sca/"), "{url}");
+        }
+        other => panic!("expected ScaRequired, got {other:?}"),
+    }
+    // The token was not thrown away.
+    assert_eq!(
+        client
+            .request(ApiRequest::get(&user_path(&sandbox, 1)))
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(sandbox.token_requests(), 1);
+}
+
+#[test]
+fn bad_credentials_are_a_typed_error_without_a_retry_loop() {
+    let sandbox = sandbox();
+    let mut client = StdClient::new(config_for(&sandbox, "not-the-api-key"));
+    let outcomes = client
+        .request_all(vec![
+            ApiRequest::get(&user_path(&sandbox, 1)),
+            ApiRequest::get(&user_path(&sandbox, 2)),
+        ])
+        .unwrap();
+    for outcome in outcomes {
+        let f = failure(outcome);
+        assert_eq!(f.kind, FailureKind::NotSent);
+        assert_eq!(
+            f.error,
+            Error::Auth(AuthError::TokenEndpointStatus { status: 401 })
+        );
+    }
+    assert_eq!(sandbox.token_requests(), 1);
+    assert_eq!(sandbox.api_requests(), 0);
+}
+
+#[test]
+fn broken_token_responses_are_typed_errors() {
+    let sandbox = sandbox();
+    let cases: [(&str, AuthError); 7] = [
+        ("<html>502 Bad Gateway</html>", AuthError::MalformedJson),
+        (
+            r#"{"access_token":"abc","token_type":"MAC","expires_in":3600}"#,
+            AuthError::UnsupportedTokenType,
+        ),
+        (
+            r#"{"token_type":"Bearer","expires_in":3600}"#,
+            AuthError::MissingField(mtls_core::auth::TokenField::AccessToken),
+        ),
+        (
+            r#"{"access_token":"abc","token_type":"Bearer"}"#,
+            AuthError::MissingField(mtls_core::auth::TokenField::ExpiresIn),
+        ),
+        (
+            r#"{"access_token":"abc","token_type":"Bearer","expires_in":0}"#,
+            AuthError::ExpiresInNotPositive,
+        ),
+        (
+            r#"{"access_token":"abc","token_type":"Bearer","expires_in":-5}"#,
+            AuthError::ExpiresInNotPositive,
+        ),
+        (
+            r#"{"access_token":"abc","token_type":"Bearer","expires_in":99999999999}"#,
+            AuthError::ExpiresInTooLarge,
+        ),
+    ];
+    for (body, expected) in cases {
+        sandbox
+            .knobs()
+            .set_token_response_override(Some((200, body.to_string())));
+        let mut client = client(&sandbox);
+        let f = failure(client.request(ApiRequest::get(&user_path(&sandbox, 1))));
+        assert_eq!(f.error, Error::Auth(expected), "{body}");
+        assert_eq!(f.kind, FailureKind::NotSent);
+    }
+    assert_eq!(sandbox.api_requests(), 0);
+}
+
+#[test]
+fn a_server_closing_between_requests_means_a_transparent_reconnect() {
+    let sandbox = sandbox();
+    sandbox.knobs().set_close_after_each_response(true);
+    let mut client = client(&sandbox);
+    for i in 1..=3 {
+        assert_eq!(
+            client
+                .request(ApiRequest::get(&user_path(&sandbox, i)))
+                .unwrap()
+                .status,
+            200
+        );
+    }
+    // Token response, then one connection per API call; the token survives reconnects.
+    assert_eq!(sandbox.token_requests(), 1);
+    assert_eq!(client.connections(), 4);
+}
+
+#[test]
+fn a_lost_get_is_retried_but_a_lost_post_is_outcome_unknown() {
+    let sandbox = sandbox();
+    let mut client = client(&sandbox);
+    assert_eq!(
+        client
+            .request(ApiRequest::get(&user_path(&sandbox, 1)))
+            .unwrap()
+            .status,
+        200
+    );
+
+    // The server reads the next request and closes without answering.
+    sandbox.knobs().set_close_before_response_count(1);
+    let response = client
+        .request(ApiRequest::get(&user_path(&sandbox, 2)))
+        .unwrap();
+    assert_eq!(response.status, 200);
+
+    sandbox.knobs().set_close_before_response_count(1);
+    let post = ApiRequest::post(&user_path(&sandbox, 3), b"{\"Tag\":\"x\"}".to_vec())
+        .header("Content-Type", "application/json");
+    let f = failure(client.request(post.clone()));
+    assert_eq!(f.kind, FailureKind::OutcomeUnknown);
+    assert_eq!(
+        f.error,
+        Error::Http(mtls_core::http::HttpError::Remote(
+            mtls_core::http::RemoteError::ClosedBeforeResponse
+        ))
+    );
+
+    // With an idempotency key the same POST is retried and succeeds.
+    sandbox.knobs().set_close_before_response_count(1);
+    let keyed = post.idempotency_key(IdempotencyKey::from_random([42; 16]));
+    assert_eq!(client.request(keyed).unwrap().status, 200);
+    let log = sandbox.request_log();
+    let keyed_attempts = log
+        .iter()
+        .filter(|r| r.idempotency_key.as_deref() == Some("2a2a2a2a-2a2a-4a2a-aa2a-2a2a2a2a2a2a"))
+        .count();
+    assert_eq!(keyed_attempts, 2);
+}
+
+#[test]
+fn a_truncated_response_is_an_error_never_a_short_body() {
+    let sandbox = sandbox();
+    let mut client = client(&sandbox);
+    assert_eq!(
+        client
+            .request(ApiRequest::get(&user_path(&sandbox, 1)))
+            .unwrap()
+            .status,
+        200
+    );
+    sandbox.knobs().set_truncate_next_response(true);
+    // A GET is retried on a new connection after the cut, and then succeeds.
+    let response = client
+        .request(ApiRequest::get(&user_path(&sandbox, 2)))
+        .unwrap();
+    assert_eq!(response.status, 200);
+    assert!(String::from_utf8(response.body).unwrap().ends_with('}'));
+    // A POST is not retried: its outcome is unknown.
+    sandbox.knobs().set_truncate_next_response(true);
+    let f = failure(client.request(ApiRequest::post(&user_path(&sandbox, 3), b"{}".to_vec())));
+    assert_eq!(f.kind, FailureKind::OutcomeUnknown);
+}
+
+#[test]
+fn eight_threads_sharing_a_token_cache_fetch_exactly_one_token() {
+    let sandbox = Arc::new(sandbox());
+    let cache = SharedTokenCache::default();
+    let barrier = Arc::new(Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let mut config = config_for(&sandbox, sandbox.api_key());
+            config.token_cache = cache.clone();
+            let path = user_path(&sandbox, i);
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let mut client = StdClient::new(config);
+                barrier.wait();
+                client.request(ApiRequest::get(&path)).unwrap().status
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 200);
+    }
+    assert_eq!(sandbox.token_requests(), 1);
+    assert_eq!(sandbox.api_requests(), 8);
+    assert_eq!(sandbox.connections(), 8);
+}
+
+#[test]
+fn a_server_that_does_not_ask_for_the_certificate_is_reported() {
+    let sandbox = sandbox();
+    sandbox.knobs().set_require_client_cert(false);
+    let mut client = client(&sandbox);
+    // The sandbox then cannot authenticate the client by certificate but still answers.
+    let _ = client.request(ApiRequest::get(&user_path(&sandbox, 1)));
+    assert!(client.notices.iter().any(|e| matches!(
+        e,
+        Event::Warning(mtls_core::client::Warning::ClientCertificateNotRequested)
+    )));
+}

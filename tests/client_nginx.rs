@@ -1,0 +1,173 @@
+//! The client against nginx with `ssl_verify_client on`: a server we did not write.
+//! `.ci/run` installs nginx; the server listens on 127.0.0.1 only.
+
+#[path = "support/nginx.rs"]
+mod nginx;
+
+use mtls_core::auth::{AuthError, Credentials};
+use mtls_core::identity::{CaBundle, Identity};
+use mtls_core::io::std_adapter::{wall_clock_now, RequestError, StdClient};
+use mtls_core::presets::RateLimits;
+use mtls_core::sandbox::{IssueSpec, TestCa};
+use mtls_core::tls::{TlsConfig, Trust};
+use mtls_core::{ApiRequest, ClientConfig, Error, Event};
+use nginx::NginxServer;
+
+const CLIENT_ID: &str = "nginx-client";
+const API_KEY: &str = "nginx-api-key-0123";
+
+struct Setup {
+    ca: TestCa,
+    server: NginxServer,
+}
+
+fn setup() -> Setup {
+    let ca = TestCa::new("nginx test CA").unwrap();
+    let cert = ca
+        .issue(&IssueSpec::server(&["localhost", "127.0.0.1"]))
+        .unwrap();
+    let server = NginxServer::start(
+        &ca.cert_pem(),
+        &cert.cert_pem,
+        cert.key_pem.as_ref().unwrap(),
+        CLIENT_ID,
+        API_KEY,
+    )
+    .expect("nginx must be installed (.ci/run installs it)");
+    Setup { ca, server }
+}
+
+/// The base URL by IP: nginx listens on 127.0.0.1 only. The server certificate names both.
+fn base_url(s: &Setup) -> String {
+    format!("https://127.0.0.1:{}", s.server.port)
+}
+
+fn trust(s: &Setup) -> Trust {
+    Trust::Custom(CaBundle::from_pem(s.ca.cert_pem().as_bytes()).unwrap())
+}
+
+#[test]
+fn token_exchange_and_two_calls_on_one_connection() {
+    let s = setup();
+    let issued = s.ca.issue(&IssueSpec::client("nginx-test-client")).unwrap();
+    let identity = Identity::from_pem(
+        issued.cert_pem.as_bytes(),
+        issued.key_pem.as_ref().unwrap().as_bytes(),
+    )
+    .unwrap();
+    let credentials = Credentials::new(CLIENT_ID, API_KEY).unwrap();
+    let config = ClientConfig::new(
+        &base_url(&s),
+        credentials,
+        &identity,
+        trust(&s),
+        wall_clock_now(),
+    )
+    .unwrap();
+    let mut client = StdClient::new(config);
+    let outcomes = client
+        .request_all(vec![
+            ApiRequest::get(&format!("/v2.01/{CLIENT_ID}/users/1")),
+            ApiRequest::get(&format!("/v2.01/{CLIENT_ID}/users/2")),
+        ])
+        .unwrap();
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        let response = outcome.unwrap();
+        assert_eq!(response.status, 200);
+        let body = String::from_utf8(response.body.clone()).unwrap();
+        assert_eq!(
+            body,
+            format!(
+                r#"{{"Id":"{}","Tag":"nginx","ClientCertDN":"CN=nginx-test-client"}}"#,
+                i + 1
+            )
+        );
+        let limits = RateLimits::from_headers(
+            response
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_slice())),
+        );
+        assert_eq!(limits.min_remaining(), Some(2296));
+    }
+    assert_eq!(client.connections(), 1);
+    let log = s.server.wait_access_log_lines(3);
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 3, "{log}");
+    assert!(lines[0].starts_with("POST /v2.01/oauth/token 200 \"CN=nginx-test-client\" SUCCESS"));
+    assert!(lines[1].starts_with(&format!("GET /v2.01/{CLIENT_ID}/users/1 200")));
+    assert!(lines[2].starts_with(&format!("GET /v2.01/{CLIENT_ID}/users/2 200")));
+    // One TLS connection carried all three requests.
+    let conn = |l: &str| {
+        l.split_whitespace()
+            .find(|w| w.starts_with("conn="))
+            .map(String::from)
+    };
+    assert_eq!(conn(lines[0]), conn(lines[2]));
+    assert!(client.notices.iter().any(|e| matches!(
+        e,
+        Event::Connected {
+            client_cert_requested: true,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn nginx_answers_400_to_a_client_without_a_certificate() {
+    let s = setup();
+    let tls = TlsConfig::without_client_identity(trust(&s), wall_clock_now()).unwrap();
+    let config = ClientConfig::with_tls(
+        &base_url(&s),
+        Credentials::new(CLIENT_ID, API_KEY).unwrap(),
+        tls,
+    )
+    .unwrap();
+    let mut client = StdClient::new(config);
+    let result = client.request(ApiRequest::get(&format!("/v2.01/{CLIENT_ID}/users/1")));
+    // nginx completes the handshake and refuses at the HTTP level: the token request gets a 400.
+    match result {
+        Err(RequestError::Failed(f)) => {
+            assert_eq!(
+                f.error,
+                Error::Auth(AuthError::TokenEndpointStatus { status: 400 })
+            )
+        }
+        other => panic!("expected the token exchange to fail, got {other:?}"),
+    }
+    let log = s.server.wait_access_log_lines(1);
+    assert!(
+        log.starts_with("POST /v2.01/oauth/token 400 \"-\" NONE"),
+        "{log}"
+    );
+}
+
+#[test]
+fn wrong_api_key_is_refused_by_nginx() {
+    let s = setup();
+    let issued = s.ca.issue(&IssueSpec::client("nginx-test-client")).unwrap();
+    let identity = Identity::from_pem(
+        issued.cert_pem.as_bytes(),
+        issued.key_pem.as_ref().unwrap().as_bytes(),
+    )
+    .unwrap();
+    let credentials = Credentials::new(CLIENT_ID, "wrong-key").unwrap();
+    let config = ClientConfig::new(
+        &base_url(&s),
+        credentials,
+        &identity,
+        trust(&s),
+        wall_clock_now(),
+    )
+    .unwrap();
+    let mut client = StdClient::new(config);
+    match client.request(ApiRequest::get(&format!("/v2.01/{CLIENT_ID}/users/1"))) {
+        Err(RequestError::Failed(f)) => {
+            assert_eq!(
+                f.error,
+                Error::Auth(AuthError::TokenEndpointStatus { status: 401 })
+            )
+        }
+        other => panic!("expected a 401 from the token endpoint, got {other:?}"),
+    }
+}

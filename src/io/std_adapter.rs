@@ -11,8 +11,10 @@
 //! ```
 
 use std::net::{TcpStream, ToSocketAddrs};
+use std::boxed::Box;
 use std::string::String;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use core::time::Duration;
+use std::time::{SystemTime, UNIX_EPOCH};
 use std::vec::Vec;
 
 use crate::client::{ApiRequest, Client, ClientConfig, Event, Failure, RequestId};
@@ -88,6 +90,9 @@ impl embedded_io::Write for TcpTransport {
     }
 }
 
+/// The outcome of one request.
+pub type Outcome = Result<Response, RequestError>;
+
 /// What a request can end in, short of a normal response.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -98,8 +103,8 @@ pub enum RequestError {
     ScaRequired {
         /// Where to send the user.
         redirect_url: Option<String>,
-        /// The full response.
-        response: Response,
+        /// The full response (boxed: it is large).
+        response: Box<Response>,
     },
     /// Connecting or reading/writing the socket failed.
     Io(std::io::Error),
@@ -123,7 +128,7 @@ impl core::fmt::Display for RequestError {
     }
 }
 
-impl std::error::Error for RequestError {}
+impl core::error::Error for RequestError {}
 
 /// A blocking mTLS API client over TCP: one kept-alive connection, reconnects when the
 /// server closed it, the token cache kept across reconnects.
@@ -212,7 +217,7 @@ impl StdClient {
     }
 
     /// Drives until every queued request has an outcome.
-    fn run(&mut self) -> Result<Vec<(RequestId, Result<Response, RequestError>)>, RequestError> {
+    fn run(&mut self) -> Result<Vec<(RequestId, Outcome)>, RequestError> {
         let mut outcomes = Vec::new();
         // Each turn is one connection; a request tries at most `max_attempts` of them.
         for _ in 0..64 {
@@ -256,7 +261,7 @@ impl StdClient {
                         id,
                         Err(RequestError::ScaRequired {
                             redirect_url,
-                            response,
+                            response: Box::new(response),
                         }),
                     )),
                     other => notices.push(other),
@@ -294,7 +299,7 @@ impl StdClient {
         Ok(outcomes)
     }
 
-    fn drain_events(&mut self, outcomes: &mut Vec<(RequestId, Result<Response, RequestError>)>) {
+    fn drain_events(&mut self, outcomes: &mut Vec<(RequestId, Outcome)>) {
         while let Some(event) = self.client.poll_event() {
             match event {
                 Event::Response(id, response) => outcomes.push((id, Ok(response))),
@@ -309,7 +314,7 @@ impl StdClient {
                     id,
                     Err(RequestError::ScaRequired {
                         redirect_url,
-                        response,
+                        response: Box::new(response),
                     }),
                 )),
                 other => self.notices.push(other),

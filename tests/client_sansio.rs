@@ -1,0 +1,316 @@
+//! The sans-IO client driven by bytes and a fake clock, no sockets: an in-memory rustls
+//! server (ring provider) with a small token + API responder on top.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use mtls_core::auth::Credentials;
+use mtls_core::time::Instant;
+use mtls_core::{ApiRequest, Client, ClientConfig, Error, Event, FailureKind};
+use rustls::version::TLS13;
+use rustls::ServerConnection;
+
+/// What the fake API saw: method, path, Authorization.
+type Seen = (String, String, String);
+
+struct FakeApi {
+    tls: ServerConnection,
+    inbox: Vec<u8>,
+    tokens_issued: u32,
+    expires_in: u64,
+    seen: Vec<Seen>,
+    /// When true, requests are read but never answered.
+    mute: bool,
+}
+
+impl FakeApi {
+    fn new(pki: &TestServerPki) -> FakeApi {
+        FakeApi {
+            tls: ServerConnection::new(pki.server_config(&[&TLS13], true)).unwrap(),
+            inbox: Vec::new(),
+            tokens_issued: 0,
+            expires_in: 60,
+            seen: Vec::new(),
+            mute: false,
+        }
+    }
+
+    fn receive(&mut self, mut bytes: &[u8]) {
+        use std::io::{Read, Write};
+        while !bytes.is_empty() {
+            self.tls.read_tls(&mut bytes).unwrap();
+            self.tls.process_new_packets().unwrap();
+        }
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = self.tls.reader().read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            self.inbox.extend_from_slice(&buf[..n]);
+        }
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; 16];
+            let mut req = httparse::Request::new(&mut headers);
+            let Ok(httparse::Status::Complete(head)) = req.parse(&self.inbox) else {
+                return;
+            };
+            let header = |name: &str| {
+                req.headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case(name))
+                    .map(|h| String::from_utf8_lossy(h.value).into_owned())
+            };
+            let len: usize = header("Content-Length").map_or(0, |v| v.parse().unwrap());
+            if self.inbox.len() < head + len {
+                return;
+            }
+            let method = req.method.unwrap().to_string();
+            let path = req.path.unwrap().to_string();
+            let auth = header("Authorization").unwrap_or_default();
+            self.inbox.drain(..head + len);
+            self.seen.push((method, path.clone(), auth.clone()));
+            if self.mute {
+                continue;
+            }
+            let body = if path == "/v2.01/oauth/token" {
+                self.tokens_issued += 1;
+                format!(
+                    r#"{{"access_token":"tok{}","token_type":"Bearer","expires_in":{}}}"#,
+                    self.tokens_issued, self.expires_in
+                )
+            } else {
+                format!(r#"{{"path":"{path}","auth":"{auth}"}}"#)
+            };
+            write!(
+                self.tls.writer(),
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+                body.len(),
+                body
+            )
+            .unwrap();
+        }
+    }
+
+    fn transmit(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        while self.tls.wants_write() {
+            self.tls.write_tls(&mut out).unwrap();
+        }
+        out
+    }
+}
+
+fn new_client(pki: &TestServerPki) -> Client {
+    let identity = identity_for_fixture(&pki.ca, "p256-sec1");
+    let credentials = Credentials::new("cid", "secret-api-key").unwrap();
+    let config = ClientConfig::new(
+        "https://localhost",
+        credentials,
+        &identity,
+        pki.trust(),
+        wall_now(),
+    )
+    .unwrap();
+    Client::new(config)
+}
+
+/// Moves bytes both ways until neither side has anything to say. `split` sizes the pieces
+/// handed to the client. Returns the events seen.
+fn pump(client: &mut Client, api: &mut FakeApi, now: Instant, split: usize) -> Vec<Event> {
+    let mut events = Vec::new();
+    let mut buf = [0u8; 2048];
+    for _ in 0..200 {
+        let mut progressed = false;
+        loop {
+            let n = client.poll_transmit(&mut buf, now);
+            if n == 0 {
+                break;
+            }
+            api.receive(&buf[..n]);
+            progressed = true;
+        }
+        let bytes = api.transmit();
+        for piece in bytes.chunks(split) {
+            let mut offset = 0;
+            while offset < piece.len() {
+                let taken = client.handle_input(&piece[offset..], now);
+                assert!(taken > 0, "the client must take input while connected");
+                offset += taken;
+            }
+            progressed = true;
+        }
+        while let Some(e) = client.poll_event() {
+            events.push(e);
+        }
+        if !progressed {
+            break;
+        }
+    }
+    events
+}
+
+fn statuses(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Response(id, r) => Some(format!(
+                "{}:{}:{}",
+                id.as_u64(),
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            )),
+            Event::Failed(id, f) => Some(format!("{}:failed:{:?}", id.as_u64(), f)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_token_is_fetched_first_then_reused_then_refreshed_by_the_clock() {
+    let pki = TestServerPki::new();
+    let mut client = new_client(&pki);
+    let mut api = FakeApi::new(&pki);
+    let t0 = Instant::from_secs(1_000);
+
+    client.send(ApiRequest::get("/v2.01/cid/users/1"), t0);
+    assert!(client.wants_connection());
+    client.open_connection(t0).unwrap();
+    let events = pump(&mut client, &mut api, t0, usize::MAX);
+    assert_eq!(
+        statuses(&events),
+        vec![r#"0:200:{"path":"/v2.01/cid/users/1","auth":"Bearer tok1"}"#]
+    );
+    assert!(events.iter().any(|e| matches!(e, Event::TokenFetched { expires_in } if *expires_in == Duration::from_secs(60))));
+    // The token request carried the Basic credentials, the API call the Bearer token.
+    assert_eq!(api.seen[0].0, "POST");
+    assert_eq!(api.seen[0].1, "/v2.01/oauth/token");
+    assert_eq!(api.seen[0].2, "Basic Y2lkOnNlY3JldC1hcGkta2V5");
+
+    // 29 s later (before expires_in - 30 s margin): reused.
+    let t1 = t0 + Duration::from_secs(29);
+    client.send(ApiRequest::get("/v2.01/cid/users/2"), t1);
+    let events = pump(&mut client, &mut api, t1, usize::MAX);
+    assert_eq!(
+        statuses(&events),
+        vec![r#"1:200:{"path":"/v2.01/cid/users/2","auth":"Bearer tok1"}"#]
+    );
+    assert_eq!(api.tokens_issued, 1);
+
+    // 31 s after the fetch the margin is reached: a new token is fetched on the same
+    // connection before the call.
+    let t2 = t0 + Duration::from_secs(31);
+    client.send(ApiRequest::get("/v2.01/cid/users/3"), t2);
+    let events = pump(&mut client, &mut api, t2, usize::MAX);
+    assert_eq!(
+        statuses(&events),
+        vec![r#"2:200:{"path":"/v2.01/cid/users/3","auth":"Bearer tok2"}"#]
+    );
+    assert_eq!(api.tokens_issued, 2);
+    assert_eq!(api.seen.len(), 5);
+    assert!(client.is_connected());
+}
+
+#[test]
+fn byte_by_byte_input_gives_the_same_outcomes() {
+    let pki = TestServerPki::new();
+    for split in [1, 7, 100, usize::MAX] {
+        let mut client = new_client(&pki);
+        let mut api = FakeApi::new(&pki);
+        let t0 = Instant::from_secs(5);
+        client.send(ApiRequest::get("/v2.01/cid/users/1"), t0);
+        client.send(
+            ApiRequest::post("/v2.01/cid/users", b"{\"a\":1}".to_vec()),
+            t0,
+        );
+        client.open_connection(t0).unwrap();
+        let events = pump(&mut client, &mut api, t0, split);
+        assert_eq!(
+            statuses(&events),
+            vec![
+                r#"0:200:{"path":"/v2.01/cid/users/1","auth":"Bearer tok1"}"#.to_string(),
+                r#"1:200:{"path":"/v2.01/cid/users","auth":"Bearer tok1"}"#.to_string(),
+            ],
+            "split {split}"
+        );
+    }
+}
+
+#[test]
+fn a_silent_server_times_out_a_post_as_outcome_unknown() {
+    let pki = TestServerPki::new();
+    let mut client = new_client(&pki);
+    let mut api = FakeApi::new(&pki);
+    let t0 = Instant::from_secs(5);
+    client.send(ApiRequest::get("/v2.01/cid/users/1"), t0);
+    client.open_connection(t0).unwrap();
+    let _ = pump(&mut client, &mut api, t0, usize::MAX);
+
+    api.mute = true;
+    let id = client.send(ApiRequest::post("/v2.01/cid/payins", b"{}".to_vec()), t0);
+    let _ = pump(&mut client, &mut api, t0, usize::MAX);
+    let deadline = client.poll_timeout().expect("a request deadline");
+    assert_eq!(deadline, t0 + Duration::from_secs(30));
+    client.handle_timeout(deadline - Duration::from_millis(1));
+    assert!(client.poll_event().is_none(), "not yet");
+    client.handle_timeout(deadline);
+    let mut failed = None;
+    let mut closed = false;
+    while let Some(e) = client.poll_event() {
+        match e {
+            Event::Failed(i, f) => failed = Some((i, f)),
+            Event::ConnectionClosed { error } => closed = error == Some(Error::Timeout),
+            _ => {}
+        }
+    }
+    let (i, f) = failed.expect("the POST failed");
+    assert_eq!(i, id);
+    assert_eq!(f.kind, FailureKind::OutcomeUnknown);
+    assert_eq!(f.error, Error::Timeout);
+    assert!(closed);
+    assert!(!client.is_connected());
+    assert!(client.is_idle());
+}
+
+#[test]
+fn bytes_nobody_asked_for_close_the_connection() {
+    let pki = TestServerPki::new();
+    let mut client = new_client(&pki);
+    let mut api = FakeApi::new(&pki);
+    let t0 = Instant::from_secs(5);
+    client.send(ApiRequest::get("/v2.01/cid/users/1"), t0);
+    client.open_connection(t0).unwrap();
+    let _ = pump(&mut client, &mut api, t0, usize::MAX);
+    use std::io::Write;
+    api.tls.writer().write_all(b"HTTP/1.1 200 OK\r\n").unwrap();
+    let events = pump(&mut client, &mut api, t0, usize::MAX);
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::ConnectionClosed {
+            error: Some(Error::UnsolicitedData)
+        }
+    )));
+    assert!(!client.is_connected());
+}
+
+#[test]
+fn a_mangopay_host_without_api_mtls_is_warned_about() {
+    let pki = TestServerPki::new();
+    let identity = identity_for_fixture(&pki.ca, "p256-sec1");
+    let config = ClientConfig::new(
+        "https://api.sandbox.mangopay.com",
+        Credentials::new("cid", "k").unwrap(),
+        &identity,
+        pki.trust(),
+        wall_now(),
+    )
+    .unwrap();
+    let mut client = Client::new(config);
+    match client.poll_event() {
+        Some(Event::Warning(mtls_core::client::Warning::BaseUrl(w))) => {
+            assert!(w.to_string().contains("api-mtls"), "{w}")
+        }
+        other => panic!("expected a base URL warning, got {other:?}"),
+    }
+}

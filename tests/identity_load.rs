@@ -36,7 +36,11 @@ fn each_key_form_loads_and_reports_its_algorithm() {
         assert_eq!(info.subject, "CN=client.sandbox.example");
         let report = identity.check(wall_now()).unwrap();
         assert!(report.warnings.is_empty(), "{key}: {:?}", report.warnings);
-        assert!((363..=365).contains(&report.days_to_expiry), "{}", report.days_to_expiry);
+        assert!(
+            (363..=365).contains(&report.days_to_expiry),
+            "{}",
+            report.days_to_expiry
+        );
     }
 }
 
@@ -52,7 +56,11 @@ fn a_key_that_does_not_match_its_certificate_is_refused_at_load_time() {
         let issued = client_cert_for_fixture(&ca, cert_for);
         let err = Identity::from_pem(issued.cert_pem.as_bytes(), &fixture(&format!("{key}.pem")))
             .unwrap_err();
-        assert_eq!(err, IdentityError::KeyDoesNotMatchCertificate, "{cert_for} + {key}");
+        assert_eq!(
+            err,
+            IdentityError::KeyDoesNotMatchCertificate,
+            "{cert_for} + {key}"
+        );
         assert_eq!(
             err.to_string(),
             "the private key does not belong to the client certificate (their public keys differ)"
@@ -68,7 +76,12 @@ fn an_expired_certificate_is_refused_with_its_expiry_date() {
     let key = issued.key_pem.as_ref().unwrap();
     let identity = Identity::from_pem(issued.cert_pem.as_bytes(), key.as_bytes()).unwrap();
     let err = identity.check(wall_now()).unwrap_err();
-    assert_eq!(err, IdentityError::Expired { not_after: 1_767_225_600 });
+    assert_eq!(
+        err,
+        IdentityError::Expired {
+            not_after: 1_767_225_600
+        }
+    );
     assert_eq!(
         err.to_string(),
         "the client certificate expired on 2026-01-01T00:00:00Z"
@@ -76,7 +89,9 @@ fn an_expired_certificate_is_refused_with_its_expiry_date() {
     // Before its start it is not yet valid; inside its window it is fine.
     assert_eq!(
         identity.check(at(1_700_000_000)).unwrap_err(),
-        IdentityError::NotYetValid { not_before: 1_735_689_600 }
+        IdentityError::NotYetValid {
+            not_before: 1_735_689_600
+        }
     );
     let report = identity.check(at(1_767_225_600 - 10 * 86_400 - 5)).unwrap();
     assert_eq!(report.days_to_expiry, 10);
@@ -155,17 +170,23 @@ fn base64_wrapped_pem_loads_with_or_without_line_breaks() {
         .map(|c| format!("{}\n", std::str::from_utf8(c).unwrap()))
         .collect();
     let identity = Identity::from_base64_pem(&cert_b64, &key_b64, None).unwrap();
-    assert_eq!(identity.info().key_algorithm, KeyAlgorithm::Rsa { bits: 2048 });
+    assert_eq!(
+        identity.info().key_algorithm,
+        KeyAlgorithm::Rsa { bits: 2048 }
+    );
     // Plain PEM pasted where Base64 was expected still works.
-    Identity::from_base64_pem(&issued.cert_pem, std::str::from_utf8(&key).unwrap(), None)
-        .unwrap();
+    Identity::from_base64_pem(&issued.cert_pem, std::str::from_utf8(&key).unwrap(), None).unwrap();
     assert_eq!(
         Identity::from_base64_pem("%%%not base64%%%", &key_b64, None).unwrap_err(),
-        IdentityError::Base64 { part: Part::Certificate }
+        IdentityError::Base64 {
+            part: Part::Certificate
+        }
     );
     assert_eq!(
         Identity::from_base64_pem(&cert_b64, "   ", None).unwrap_err(),
-        IdentityError::Empty { part: Part::PrivateKey }
+        IdentityError::Empty {
+            part: Part::PrivateKey
+        }
     );
 }
 
@@ -175,13 +196,24 @@ fn malformed_inputs_give_typed_errors() {
     let issued = client_cert_for_fixture(&ca, "p256-pkcs8");
     let key = fixture("p256-pkcs8.pem");
     let cert = issued.cert_pem.as_bytes();
-    assert_eq!(Identity::from_pem(b"", &key).unwrap_err(), IdentityError::NoCertificate);
-    assert_eq!(Identity::from_pem(cert, b"").unwrap_err(), IdentityError::NoPrivateKey);
-    assert_eq!(Identity::from_pem(cert, cert).unwrap_err(), IdentityError::NoPrivateKey);
+    assert_eq!(
+        Identity::from_pem(b"", &key).unwrap_err(),
+        IdentityError::NoCertificate
+    );
+    assert_eq!(
+        Identity::from_pem(cert, b"").unwrap_err(),
+        IdentityError::NoPrivateKey
+    );
+    assert_eq!(
+        Identity::from_pem(cert, cert).unwrap_err(),
+        IdentityError::NoPrivateKey
+    );
     let broken = b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
     assert_eq!(
         Identity::from_pem(broken, &key).unwrap_err(),
-        IdentityError::Pem { part: Part::Certificate }
+        IdentityError::Pem {
+            part: Part::Certificate
+        }
     );
     let not_der = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
     assert_eq!(
@@ -189,7 +221,10 @@ fn malformed_inputs_give_typed_errors() {
         IdentityError::CertificateUnparseable { index: 0 }
     );
     let bad_key = b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
-    assert_eq!(Identity::from_pem(cert, bad_key).unwrap_err(), IdentityError::KeyUnparseable);
+    assert_eq!(
+        Identity::from_pem(cert, bad_key).unwrap_err(),
+        IdentityError::KeyUnparseable
+    );
     // Every prefix of a valid key that stops before its END line is an error, never a panic.
     for cut in 0..key.len() - b"-----END PRIVATE KEY-----\n".len() {
         assert!(Identity::from_pem(cert, &key[..cut]).is_err());
@@ -256,10 +291,16 @@ fn env_file_path_wins_over_base64() {
         "MTLS_KEY_B64",
         "MTLS_CA_B64",
     ];
-    let loaded = IdentitySources::from_lookup(lookup(&all)).load().unwrap().unwrap();
+    let loaded = IdentitySources::from_lookup(lookup(&all))
+        .load()
+        .unwrap()
+        .unwrap();
     assert_eq!(loaded.cert_origin, Origin::Path);
     assert_eq!(loaded.key_origin, Origin::Path);
-    assert_eq!(loaded.identity.info().key_algorithm, KeyAlgorithm::Rsa { bits: 2048 });
+    assert_eq!(
+        loaded.identity.info().key_algorithm,
+        KeyAlgorithm::Rsa { bits: 2048 }
+    );
     assert_eq!(loaded.ca.unwrap().certs()[0], ca.cert_der());
 
     let loaded = IdentitySources::from_lookup(lookup(&["MTLS_CERT_B64", "MTLS_KEY_B64"]))
@@ -267,7 +308,10 @@ fn env_file_path_wins_over_base64() {
         .unwrap()
         .unwrap();
     assert_eq!(loaded.cert_origin, Origin::Base64);
-    assert_eq!(loaded.identity.info().key_algorithm, KeyAlgorithm::EcdsaP256);
+    assert_eq!(
+        loaded.identity.info().key_algorithm,
+        KeyAlgorithm::EcdsaP256
+    );
     assert!(loaded.ca.is_none());
 
     // Mixed: certificate from its path, key from Base64; they do not match.
@@ -276,9 +320,14 @@ fn env_file_path_wins_over_base64() {
         .unwrap_err();
     assert_eq!(err, IdentityError::KeyDoesNotMatchCertificate);
     // Nothing set: no identity, not an error. A certificate alone: an error.
-    assert!(IdentitySources::from_lookup(|_| None).load().unwrap().is_none());
+    assert!(IdentitySources::from_lookup(|_| None)
+        .load()
+        .unwrap()
+        .is_none());
     assert_eq!(
-        IdentitySources::from_lookup(lookup(&["MTLS_CERT_B64"])).load().unwrap_err(),
+        IdentitySources::from_lookup(lookup(&["MTLS_CERT_B64"]))
+            .load()
+            .unwrap_err(),
         IdentityError::NoPrivateKey
     );
     std::fs::remove_dir_all(&dir).unwrap();
@@ -292,7 +341,10 @@ fn a_missing_file_names_the_input() {
         _ => None,
     });
     let err = sources.load().unwrap_err();
-    assert_eq!(err.to_string(), "could not read the client certificate file: file not found");
+    assert_eq!(
+        err.to_string(),
+        "could not read the client certificate file: file not found"
+    );
 }
 
 /// PKCS#12 as the seeds make it: `openssl pkcs12 -export -in certificate.pem -inkey private.key`.
@@ -307,11 +359,21 @@ fn pkcs12_archives_made_by_openssl_load_with_their_password() {
         std::fs::write(&cert_path, &issued.cert_pem).unwrap();
         let p12 = dir.join(format!("{key}.p12"));
         let status = std::process::Command::new("openssl")
-            .args(["pkcs12", "-export", "-name", "client-cert", "-passout", "pass:your-cert-password"])
+            .args([
+                "pkcs12",
+                "-export",
+                "-name",
+                "client-cert",
+                "-passout",
+                "pass:your-cert-password",
+            ])
             .arg("-in")
             .arg(&cert_path)
             .arg("-inkey")
-            .arg(format!("{}/tests/fixtures/{key}.pem", env!("CARGO_MANIFEST_DIR")))
+            .arg(format!(
+                "{}/tests/fixtures/{key}.pem",
+                env!("CARGO_MANIFEST_DIR")
+            ))
             .arg("-out")
             .arg(&p12)
             .status()
@@ -336,7 +398,10 @@ fn pkcs12_archives_made_by_openssl_load_with_their_password() {
         .unwrap();
         assert_eq!(loaded.identity.chain()[0], issued.cert_der);
     }
-    assert_eq!(Identity::from_pkcs12(b"junk", "x").unwrap_err(), IdentityError::Pkcs12);
+    assert_eq!(
+        Identity::from_pkcs12(b"junk", "x").unwrap_err(),
+        IdentityError::Pkcs12
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -344,7 +409,9 @@ fn pkcs12_archives_made_by_openssl_load_with_their_password() {
 fn issued_spec_sanity() {
     // The CA helper issues what the identity module reads back.
     let ca = TestCa::new("identity test CA").unwrap();
-    let issued = ca.issue(&IssueSpec::client("abc.sandbox.mangopay.com")).unwrap();
+    let issued = ca
+        .issue(&IssueSpec::client("abc.sandbox.mangopay.com"))
+        .unwrap();
     let identity = Identity::from_pem(
         issued.cert_pem.as_bytes(),
         issued.key_pem.as_ref().unwrap().as_bytes(),

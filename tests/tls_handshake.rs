@@ -6,9 +6,7 @@ mod common;
 use common::*;
 use mtls_core::identity::Identity;
 use mtls_core::sandbox::TestCa;
-use mtls_core::tls::{
-    Alert, CertificateProblem, TlsConfig, TlsError, TlsEvent, TlsVersion,
-};
+use mtls_core::tls::{Alert, CertificateProblem, TlsConfig, TlsError, TlsEvent, TlsVersion};
 use rustls::version::{TLS12, TLS13};
 use rustls::ServerConnection;
 
@@ -34,7 +32,10 @@ fn assert_success(out: &Outcome, version: TlsVersion, cert: &[u8]) {
     );
     assert_eq!(out.server_received, b"GET /ping");
     assert_eq!(out.client_received, b"pong");
-    let seen = out.server_saw_client_cert.as_ref().expect("server saw no client cert");
+    let seen = out
+        .server_saw_client_cert
+        .as_ref()
+        .expect("server saw no client cert");
     assert_eq!(seen[0].as_ref(), cert);
 }
 
@@ -43,11 +44,9 @@ fn handshake_succeeds_for_every_key_form_and_version() {
     let pki = TestServerPki::new();
     for key in KEYS {
         let issued = client_cert_for_fixture(&pki.ca, key);
-        let identity = Identity::from_pem(
-            issued.cert_pem.as_bytes(),
-            &fixture(&format!("{key}.pem")),
-        )
-        .unwrap();
+        let identity =
+            Identity::from_pem(issued.cert_pem.as_bytes(), &fixture(&format!("{key}.pem")))
+                .unwrap();
         let config = client_config(&pki, &identity);
         for version in [&TLS13, &TLS12] {
             let mut server = ServerConnection::new(pki.server_config(&[version], true)).unwrap();
@@ -94,8 +93,16 @@ fn server_rejects_a_client_without_a_certificate() {
         let mut server = ServerConnection::new(pki.server_config(&[version], true)).unwrap();
         let mut tls = client(&config, "localhost");
         let out = converse(&mut tls, &mut server, &mut |n| n, b"GET /ping", b"pong");
-        assert_eq!(out.client_error, Some(TlsError::AlertReceived(alert)), "{out:?}");
-        assert!(out.client_error.as_ref().unwrap().is_client_certificate_rejection());
+        assert_eq!(
+            out.client_error,
+            Some(TlsError::AlertReceived(alert)),
+            "{out:?}"
+        );
+        assert!(out
+            .client_error
+            .as_ref()
+            .unwrap()
+            .is_client_certificate_rejection());
         assert!(out.client_received.is_empty());
         assert!(out
             .client_error
@@ -129,29 +136,32 @@ fn client_rejects_an_untrusted_server() {
     let pki = TestServerPki::new();
     // A server whose CA the client does not trust, then one whose CA merely has the same name.
     for (other, problem) in [
-        (TestServerPki::named("another CA"), CertificateProblem::UnknownIssuer),
+        (
+            TestServerPki::named("another CA"),
+            CertificateProblem::UnknownIssuer,
+        ),
         (TestServerPki::new(), CertificateProblem::BadSignature),
     ] {
-    let identity = identity_for_fixture(&pki.ca, "p256-pkcs8");
-    let config = client_config(&pki, &identity);
-    for version in [&TLS13, &TLS12] {
-        let mut server = ServerConnection::new(other.server_config(&[version], true)).unwrap();
-        let mut tls = client(&config, "localhost");
-        let out = converse(&mut tls, &mut server, &mut |n| n, b"GET /ping", b"pong");
-        assert_eq!(out.client_error, Some(TlsError::ServerCertificate(problem)));
-        assert!(out.server_received.is_empty());
-        // The fatal alert we owe the server is ready to send.
-        let alert = tls.pending_transmit().to_vec();
-        // TLS 1.2: a plaintext alert record (0x15); TLS 1.3: an encrypted one (0x17), after
-        // the middlebox-compatibility ChangeCipherSpec (0x14).
-        let last_record_type = if alert[0] == 0x14 { alert[6] } else { alert[0] };
-        assert!([0x15, 0x17].contains(&last_record_type), "{alert:x?}");
-        // The connection stays dead.
-        assert_eq!(
-            tls.handle_input(b"more"),
-            Err(TlsError::ServerCertificate(problem))
-        );
-    }
+        let identity = identity_for_fixture(&pki.ca, "p256-pkcs8");
+        let config = client_config(&pki, &identity);
+        for version in [&TLS13, &TLS12] {
+            let mut server = ServerConnection::new(other.server_config(&[version], true)).unwrap();
+            let mut tls = client(&config, "localhost");
+            let out = converse(&mut tls, &mut server, &mut |n| n, b"GET /ping", b"pong");
+            assert_eq!(out.client_error, Some(TlsError::ServerCertificate(problem)));
+            assert!(out.server_received.is_empty());
+            // The fatal alert we owe the server is ready to send.
+            let alert = tls.pending_transmit().to_vec();
+            // TLS 1.2: a plaintext alert record (0x15); TLS 1.3: an encrypted one (0x17), after
+            // the middlebox-compatibility ChangeCipherSpec (0x14).
+            let last_record_type = if alert[0] == 0x14 { alert[6] } else { alert[0] };
+            assert!([0x15, 0x17].contains(&last_record_type), "{alert:x?}");
+            // The connection stays dead.
+            assert_eq!(
+                tls.handle_input(b"more"),
+                Err(TlsError::ServerCertificate(problem))
+            );
+        }
     }
 }
 
@@ -165,7 +175,9 @@ fn client_rejects_a_wrong_hostname() {
     let out = converse(&mut tls, &mut server, &mut |n| n, b"GET /ping", b"pong");
     assert_eq!(
         out.client_error,
-        Some(TlsError::ServerCertificate(CertificateProblem::NotValidForName))
+        Some(TlsError::ServerCertificate(
+            CertificateProblem::NotValidForName
+        ))
     );
 }
 
@@ -231,15 +243,30 @@ fn garbage_from_the_server_is_a_typed_error() {
     let pki = TestServerPki::new();
     let identity = identity_for_fixture(&pki.ca, "p256-pkcs8");
     let config = client_config(&pki, &identity);
-    for garbage in [&b"HTTP/1.1 400 Bad Request\r\n\r\n"[..], &[0x16, 0x03, 0x03, 0xff, 0xff][..], &[0u8; 64][..]] {
+    for garbage in [
+        &b"HTTP/1.1 400 Bad Request\r\n\r\n"[..],
+        &[0x16, 0x03, 0x03, 0xff, 0xff][..],
+        &[0u8; 64][..],
+    ] {
         let mut tls = client(&config, "localhost");
         let result = tls.handle_input(garbage);
         // Either an error now, or a wait for more bytes that can never form a valid record.
         if let Err(e) = result {
-            assert!(matches!(e, TlsError::PeerMisbehaved | TlsError::Incompatible | TlsError::BufferFull), "{e:?}");
+            assert!(
+                matches!(
+                    e,
+                    TlsError::PeerMisbehaved | TlsError::Incompatible | TlsError::BufferFull
+                ),
+                "{e:?}"
+            );
         } else {
             assert!(tls.is_handshaking());
-            assert_eq!(tls.handle_eof(), Err(TlsError::Truncated { during_handshake: true }));
+            assert_eq!(
+                tls.handle_eof(),
+                Err(TlsError::Truncated {
+                    during_handshake: true
+                })
+            );
         }
     }
 }

@@ -10,10 +10,10 @@
 //! # Ok(()) }
 //! ```
 
-use std::net::{TcpStream, ToSocketAddrs};
-use std::boxed::Box;
-use std::string::String;
 use core::time::Duration;
+use std::boxed::Box;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::string::String;
 use std::time::{SystemTime, UNIX_EPOCH};
 use std::vec::Vec;
 
@@ -248,24 +248,7 @@ impl StdClient {
                 &self.clock,
                 100_000,
                 &mut bound_read,
-                &mut |event| match event {
-                    Event::Response(id, response) => outcomes.push((id, Ok(response))),
-                    Event::Failed(id, failure) => {
-                        outcomes.push((id, Err(RequestError::Failed(failure))))
-                    }
-                    Event::ScaRequired {
-                        id,
-                        redirect_url,
-                        response,
-                    } => outcomes.push((
-                        id,
-                        Err(RequestError::ScaRequired {
-                            redirect_url,
-                            response: Box::new(response),
-                        }),
-                    )),
-                    other => notices.push(other),
-                },
+                &mut |event| sort_event(event, &mut outcomes, notices),
             );
             match status {
                 Ok(DriveStatus::Idle) => {
@@ -301,24 +284,7 @@ impl StdClient {
 
     fn drain_events(&mut self, outcomes: &mut Vec<(RequestId, Outcome)>) {
         while let Some(event) = self.client.poll_event() {
-            match event {
-                Event::Response(id, response) => outcomes.push((id, Ok(response))),
-                Event::Failed(id, failure) => {
-                    outcomes.push((id, Err(RequestError::Failed(failure))))
-                }
-                Event::ScaRequired {
-                    id,
-                    redirect_url,
-                    response,
-                } => outcomes.push((
-                    id,
-                    Err(RequestError::ScaRequired {
-                        redirect_url,
-                        response: Box::new(response),
-                    }),
-                )),
-                other => self.notices.push(other),
-            }
+            sort_event(event, outcomes, &mut self.notices);
         }
     }
 
@@ -357,5 +323,25 @@ impl StdClient {
             }
         }
         Err(RequestError::Io(last))
+    }
+}
+
+/// Request outcomes go to `outcomes`, everything else to `notices`.
+fn sort_event(event: Event, outcomes: &mut Vec<(RequestId, Outcome)>, notices: &mut Vec<Event>) {
+    match event {
+        Event::Response(id, response) => outcomes.push((id, Ok(response))),
+        Event::Failed(id, failure) => outcomes.push((id, Err(RequestError::Failed(failure)))),
+        Event::ScaRequired {
+            id,
+            redirect_url,
+            response,
+        } => outcomes.push((
+            id,
+            Err(RequestError::ScaRequired {
+                redirect_url,
+                response: Box::new(response),
+            }),
+        )),
+        other => notices.push(other),
     }
 }

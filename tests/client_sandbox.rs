@@ -333,3 +333,88 @@ fn a_server_that_does_not_ask_for_the_certificate_is_reported() {
         Event::Warning(mtls_core::client::Warning::ClientCertificateNotRequested)
     )));
 }
+
+#[test]
+fn a_client_certificate_the_server_refuses_fails_every_request_at_once() {
+    let sandbox = sandbox();
+    // A certificate from a CA the sandbox does not trust.
+    let stranger = mtls_core::sandbox::TestCa::new("stranger CA").unwrap();
+    let issued = stranger
+        .issue(&mtls_core::sandbox::IssueSpec::client("stranger"))
+        .unwrap();
+    let identity = Identity::from_pem(
+        issued.cert_pem.as_bytes(),
+        issued.key_pem.as_ref().unwrap().as_bytes(),
+    )
+    .unwrap();
+    let trust = Trust::Custom(CaBundle::from_pem(sandbox.ca_pem().as_bytes()).unwrap());
+    let credentials = Credentials::new(sandbox.client_id(), sandbox.api_key()).unwrap();
+    let config = ClientConfig::new(
+        &sandbox.base_url(),
+        credentials,
+        &identity,
+        trust,
+        wall_clock_now(),
+    )
+    .unwrap();
+    let mut client = StdClient::new(config);
+    let outcomes = client
+        .request_all(vec![
+            ApiRequest::get(&user_path(&sandbox, 1)),
+            ApiRequest::get(&user_path(&sandbox, 2)),
+        ])
+        .unwrap();
+    for outcome in outcomes {
+        let f = failure(outcome);
+        assert_eq!(f.kind, FailureKind::NotSent);
+        assert_eq!(
+            f.error.kind(),
+            mtls_core::ErrorKind::ClientCertificateRejected
+        );
+        assert_eq!(
+            f.error,
+            Error::Tls(mtls_core::tls::TlsError::AlertReceived(
+                mtls_core::tls::Alert::UNKNOWN_CA
+            ))
+        );
+    }
+    // One attempt, no reconnect loop.
+    assert_eq!(client.connections(), 1);
+    assert_eq!(sandbox.token_requests(), 0);
+}
+
+#[test]
+fn nothing_secret_reaches_debug_output() {
+    let sandbox = sandbox();
+    let config = config_for(&sandbox, sandbox.api_key());
+    let config_debug = format!("{config:?}");
+    let mut client = StdClient::new(config);
+    let response = client
+        .request(ApiRequest::get(&user_path(&sandbox, 1)))
+        .unwrap();
+    let everything = format!(
+        "{config_debug} {client:?} {:?} {response:?} {:?}",
+        client.notices,
+        client.client()
+    );
+    assert!(!everything.contains(sandbox.api_key()), "API key leaked");
+    let basic = sandbox.basic_authorization();
+    assert!(
+        !everything.contains(basic.trim_start_matches("Basic ")),
+        "Basic credentials leaked"
+    );
+    // The bearer token the client holds is nowhere in the output either.
+    let token = client
+        .client()
+        .config()
+        .token_cache
+        .current(mtls_core::time::Instant::ZERO)
+        .expect("a cached token");
+    let token = token.token().expose().to_string();
+    assert!(token.len() >= 16);
+    assert!(!everything.contains(&token), "the access token leaked");
+    assert!(
+        !everything.to_lowercase().contains("bearer "),
+        "a bearer value leaked"
+    );
+}

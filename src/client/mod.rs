@@ -719,8 +719,12 @@ impl Client {
     }
 
     /// The connection broke: decide the fate of the in-flight request and drop it.
+    ///
+    /// A TLS failure other than truncation (a refused certificate on either side, an alert,
+    /// no common version) will not heal by reconnecting: it ends every queued request too.
     fn connection_failed(&mut self, error: Error, now: Instant) {
-        let handshake_failed = self.conn.as_ref().is_some_and(|c| c.tls.is_handshaking());
+        let fatal =
+            matches!(&error, Error::Tls(e) if !matches!(e, crate::tls::TlsError::Truncated { .. }));
         let tx_taken = self.conn.as_ref().map_or(0, |c| c.tx_taken);
         match self.in_flight.take() {
             Some(InFlight::Api {
@@ -733,7 +737,7 @@ impl Client {
                     FailureKind::NotSent
                 };
                 let retry_safe = !maybe_sent || queued.request.is_retry_safe();
-                if retry_safe && queued.attempts < self.config.max_attempts {
+                if !fatal && retry_safe && queued.attempts < self.config.max_attempts {
                     self.queue.push_front(queued);
                 } else {
                     self.events.push_back(Event::Failed(
@@ -755,14 +759,8 @@ impl Client {
             }
             None => {}
         }
-        // A TLS failure of the handshake itself (certificate refused, no common version) will
-        // not heal by reconnecting: end every queued request with it.
-        if handshake_failed {
-            if let Error::Tls(e) = &error {
-                if !matches!(e, crate::tls::TlsError::Truncated { .. }) {
-                    self.fail_all(FailureKind::NotSent, &error);
-                }
-            }
+        if fatal {
+            self.fail_all(FailureKind::NotSent, &error);
         }
         self.drop_connection(Some(error), now);
     }

@@ -946,3 +946,24 @@ pub fn parse_rate_limit_values(value: &[u8]) -> Result<RateLimitValues, RateLimi
     }
     Ok(out)
 }
+
+impl crate::http::Response {
+    /// Mangopay's rate-limit headers of this response (empty when it has none).
+    ///
+    /// ```
+    /// # let mut decoder = mtls_core::http::ResponseDecoder::new(Default::default());
+    /// # decoder.expect_response(mtls_core::http::ResponseContext::new("GET"))?;
+    /// # decoder.feed(b"HTTP/1.1 200 OK\r\nX-RateLimit-Remaining: 2299, 2298\r\nContent-Length: 0\r\n\r\n")?;
+    /// # let response = decoder.poll_response()?.unwrap();
+    /// assert_eq!(response.rate_limits().min_remaining(), Some(2298));
+    /// # Ok::<(), mtls_core::http::HttpError>(())
+    /// ```
+    pub fn rate_limits(&self) -> RateLimits {
+        RateLimits::from_headers(self.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())))
+    }
+
+    /// The API's error body, parsed, for a response with status 400 or more.
+    pub fn error_body(&self) -> Option<ErrorBody> {
+        (self.status >= 400).then(|| ErrorBody::parse(&self.body))
+    }
+}

@@ -7,7 +7,6 @@ mod nginx;
 use mtls_core::auth::{AuthError, Credentials};
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::io::std_adapter::{wall_clock_now, RequestError, StdClient};
-use mtls_core::presets::RateLimits;
 use mtls_core::sandbox::{IssueSpec, TestCa};
 use mtls_core::tls::{TlsConfig, Trust};
 use mtls_core::{ApiRequest, ClientConfig, Error, Event};

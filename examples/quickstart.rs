@@ -91,12 +91,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (path, outcome) in target.paths.iter().zip(outcomes) {
         match outcome {
             Ok(response) => {
-                let limits = RateLimits::from_headers(
-                    response
-                        .headers
-                        .iter()
-                        .map(|(n, v)| (n.as_str(), v.as_slice())),
-                );
+                let limits = response.rate_limits();
                 let body = String::from_utf8_lossy(&response.body);
                 let excerpt: String = body.chars().take(100).collect();
                 say(&format!(

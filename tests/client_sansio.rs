@@ -27,8 +27,10 @@ struct FakeApi {
 
 impl FakeApi {
     fn new(pki: &TestServerPki) -> FakeApi {
+        let mut tls = ServerConnection::new(pki.server_config(&[&TLS13], true)).unwrap();
+        tls.set_buffer_limit(None); // the big response is written in one go
         FakeApi {
-            tls: ServerConnection::new(pki.server_config(&[&TLS13], true)).unwrap(),
+            tls,
             inbox: Vec::new(),
             tokens_issued: 0,
             expires_in: 60,
@@ -80,6 +82,8 @@ impl FakeApi {
                     r#"{{"access_token":"tok{}","token_type":"Bearer","expires_in":{}}}"#,
                     self.tokens_issued, self.expires_in
                 )
+            } else if path.ends_with("/big") {
+                "x".repeat(300_000)
             } else {
                 format!(r#"{{"path":"{path}","auth":"{auth}"}}"#)
             };
@@ -312,5 +316,30 @@ fn a_mangopay_host_without_api_mtls_is_warned_about() {
             assert!(w.to_string().contains("api-mtls"), "{w}")
         }
         other => panic!("expected a base URL warning, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_body_larger_than_every_buffer_arrives_whole() {
+    let pki = TestServerPki::new();
+    let mut client = new_client(&pki);
+    let mut api = FakeApi::new(&pki);
+    let t0 = Instant::from_secs(5);
+    client.send(ApiRequest::get("/v2.01/cid/big"), t0);
+    client.send(ApiRequest::get("/v2.01/cid/users/1"), t0);
+    client.open_connection(t0).unwrap();
+    for split in [usize::MAX, 16 * 1024, 1000] {
+        let events = pump(&mut client, &mut api, t0, split);
+        let bodies: Vec<usize> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Response(_, r) => Some(r.body.len()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(bodies.len(), 2, "split {split}");
+        assert_eq!(bodies[0], 300_000);
+        client.send(ApiRequest::get("/v2.01/cid/big"), t0);
+        client.send(ApiRequest::get("/v2.01/cid/users/1"), t0);
     }
 }

@@ -81,13 +81,7 @@ fn token_exchange_and_two_calls_on_one_connection() {
                 i + 1
             )
         );
-        let limits = RateLimits::from_headers(
-            response
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_slice())),
-        );
-        assert_eq!(limits.min_remaining(), Some(2296));
+        assert_eq!(response.rate_limits().min_remaining(), Some(2296));
     }
     assert_eq!(client.connections(), 1);
     let log = s.server.wait_access_log_lines(3);

@@ -1,0 +1,151 @@
+//! Turning flags and `MTLS_*` variables into an identity and a [`ClientConfig`].
+
+use std::time::Duration;
+
+use clap::Args;
+use mtls_core::auth::Credentials;
+use mtls_core::identity::load::{IdentitySources, LoadedIdentity};
+use mtls_core::io::std_adapter::wall_clock_now;
+use mtls_core::presets::Preset;
+use mtls_core::tls::Trust;
+use mtls_core::ClientConfig;
+use zeroize::Zeroizing;
+
+use crate::{non_empty, Fail, IdentityArgs};
+
+/// Arguments of commands that call the API: base URL, credentials, identity, timeouts.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// Base URL (https://host, with optional :port and /prefix) or a preset:
+    /// mangopay-sandbox, mangopay-production, mastercard-sandbox, mastercard-production.
+    #[arg(long, env = "MTLS_BASE_URL", value_name = "URL|PRESET")]
+    pub base_url: Option<String>,
+    /// OAuth client id.
+    #[arg(long, env = "MTLS_CLIENT_ID", value_name = "ID")]
+    pub client_id: Option<String>,
+    /// API key (prefer the MTLS_API_KEY variable: command lines are visible to other users).
+    #[arg(
+        long,
+        env = "MTLS_API_KEY",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub api_key: Option<String>,
+    /// Token endpoint path under the base URL (default /v2.01/oauth/token).
+    #[arg(long, value_name = "PATH")]
+    pub token_path: Option<String>,
+    /// Seconds to wait for each response (and for each socket read or write).
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub timeout: u64,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+}
+
+/// `base` resolved: a preset name becomes its URL; anything else is taken as a URL.
+pub fn resolve_base_url(base: &str) -> String {
+    match Preset::from_name(base.trim()) {
+        Some(preset) => preset.base_url().to_owned(),
+        None => base.trim().to_owned(),
+    }
+}
+
+/// The identity sources: the `MTLS_*` variables, each overridden by its flag when given.
+pub fn identity_sources(args: &IdentityArgs) -> IdentitySources {
+    let mut sources = IdentitySources::from_env();
+    // A path given as a flag wins over the variable's path and, as any path, over Base64.
+    if let Some(path) = non_empty(args.cert.clone()) {
+        sources.cert.path = Some(path);
+    }
+    if let Some(path) = non_empty(args.key.clone()) {
+        sources.key.path = Some(path);
+    }
+    if let Some(path) = non_empty(args.pkcs12.clone()) {
+        sources.pkcs12.path = Some(path);
+    }
+    if let Some(path) = non_empty(args.ca.clone()) {
+        sources.ca.path = Some(path);
+    }
+    if let Some(secret) = non_empty(args.key_passphrase.clone()) {
+        sources.key_passphrase = Some(Zeroizing::new(secret));
+    }
+    if let Some(secret) = non_empty(args.pkcs12_password.clone()) {
+        sources.pkcs12_password = Some(Zeroizing::new(secret));
+    }
+    sources
+}
+
+/// Loads the identity (and custom CA). A missing or unreadable identity is a configuration
+/// error.
+pub fn load_identity(args: &IdentityArgs) -> Result<LoadedIdentity, Fail> {
+    match identity_sources(args).load() {
+        Ok(Some(loaded)) => Ok(loaded),
+        Ok(None) => Err(Fail::config(
+            "no client identity configured: set MTLS_CERT_PATH and MTLS_KEY_PATH (or --cert \
+             and --key, the *_B64 variables, or MTLS_PKCS12_PATH / --pkcs12)",
+        )),
+        Err(e) => Err(Fail::config(format_args!("client identity: {e}"))),
+    }
+}
+
+/// Whom to trust for the server: the custom CA, else Mozilla's roots.
+pub fn trust(loaded: &LoadedIdentity) -> Result<Trust, Fail> {
+    match &loaded.ca {
+        Some(ca) => Ok(Trust::Custom(ca.clone())),
+        #[cfg(feature = "webpki-roots")]
+        None => Ok(Trust::WebPkiRoots),
+        #[cfg(not(feature = "webpki-roots"))]
+        None => Err(Fail::config(
+            "no CA configured (MTLS_CA_PATH / --ca) and built without the `webpki-roots` feature",
+        )),
+    }
+}
+
+/// The client configuration, with every setting validated before any traffic. Missing
+/// settings are reported together, in one line.
+pub fn client_config(args: &ApiArgs) -> Result<(ClientConfig, String), Fail> {
+    let base_url = non_empty(args.base_url.clone());
+    let client_id = non_empty(args.client_id.clone());
+    let api_key = non_empty(args.api_key.clone()).map(Zeroizing::new);
+    let mut missing = Vec::new();
+    if base_url.is_none() {
+        missing.push("MTLS_BASE_URL (--base-url)");
+    }
+    if client_id.is_none() {
+        missing.push("MTLS_CLIENT_ID (--client-id)");
+    }
+    if api_key.is_none() {
+        missing.push("MTLS_API_KEY (--api-key)");
+    }
+    let (Some(base_url), Some(client_id), Some(api_key)) = (base_url, client_id, api_key) else {
+        return Err(Fail::config(format_args!(
+            "missing configuration: {}",
+            missing.join(", ")
+        )));
+    };
+    let base_url = resolve_base_url(&base_url);
+    let credentials = Credentials::new(client_id.clone(), String::from(api_key.as_str()))
+        .map_err(|e| Fail::config(format_args!("credentials: {e}")))?;
+    let loaded = load_identity(&args.identity)?;
+    let trust = trust(&loaded)?;
+    let mut config = ClientConfig::new(
+        &base_url,
+        credentials,
+        &loaded.identity,
+        trust,
+        wall_clock_now(),
+    )
+    .map_err(Fail::config)?;
+    if let Some(path) = non_empty(args.token_path.clone()) {
+        config.token_path = path;
+    }
+    config.request_timeout = timeout(args.timeout)?;
+    Ok((config, client_id))
+}
+
+/// `secs` as a timeout; zero is refused (it would fail every request).
+pub fn timeout(secs: u64) -> Result<Duration, Fail> {
+    if secs == 0 {
+        return Err(Fail::config("--timeout must be at least 1 second"));
+    }
+    Ok(Duration::from_secs(secs))
+}

@@ -343,3 +343,30 @@ fn a_body_larger_than_every_buffer_arrives_whole() {
         client.send(ApiRequest::get("/v2.01/cid/users/1"), t0);
     }
 }
+
+#[test]
+fn certificate_only_mode_sends_no_token_request_and_no_authorization() {
+    let pki = TestServerPki::new();
+    let identity = identity_for_fixture(&pki.ca, "p256-sec1");
+    let mut config = ClientConfig::new(
+        "https://localhost",
+        Credentials::new("unused", "unused").unwrap(),
+        &identity,
+        pki.trust(),
+        wall_now(),
+    )
+    .unwrap();
+    config.auth = mtls_core::client::AuthMode::CertificateOnly;
+    let mut client = Client::new(config);
+    let mut api = FakeApi::new(&pki);
+    let t0 = Instant::from_secs(5);
+    client.send(ApiRequest::get("/petstore/pets"), t0);
+    client.open_connection(t0).unwrap();
+    let events = pump(&mut client, &mut api, t0, usize::MAX);
+    assert_eq!(
+        statuses(&events),
+        vec![r#"0:200:{"path":"/petstore/pets","auth":""}"#]
+    );
+    assert_eq!(api.tokens_issued, 0);
+    assert_eq!(api.seen.len(), 1);
+}

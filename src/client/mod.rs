@@ -33,7 +33,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use crate::auth::{
-    parse_token_response, Acquire, AuthDecision, Credentials, FetchTicket, Generation,
+    parse_token_response, Acquire, AuthDecision, CachedToken, Credentials, FetchTicket, Generation,
     IdempotencyKey, RetryPolicy, SharedTokenCache, TokenRequest, IDEMPOTENCY_KEY_HEADER,
 };
 use crate::error::Error;
@@ -50,6 +50,17 @@ pub const TOKEN_WAIT_POLL: Duration = Duration::from_millis(10);
 
 pub use request::{ApiRequest, RequestId};
 
+/// How API requests are authorised on top of the client certificate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AuthMode {
+    /// OAuth2 client credentials: a Bearer token from the token endpoint (Mangopay).
+    #[default]
+    ClientCredentials,
+    /// The client certificate alone; no token, no `Authorization` header (Mastercard's
+    /// mTLS-only APIs). The credentials are not used.
+    CertificateOnly,
+}
+
 /// Everything a [`Client`] needs; build with [`ClientConfig::new`], adjust the public fields.
 #[derive(Debug)]
 pub struct ClientConfig {
@@ -59,6 +70,8 @@ pub struct ClientConfig {
     credentials: Credentials,
     tls: TlsConfig,
     warnings: Vec<Warning>,
+    /// How requests are authorised (default: OAuth2 client credentials).
+    pub auth: AuthMode,
     /// Path of the token endpoint under the base URL's path (default `/v2.01/oauth/token`).
     pub token_path: String,
     /// TLS buffer bounds.
@@ -114,6 +127,7 @@ impl ClientConfig {
             credentials,
             tls,
             warnings,
+            auth: AuthMode::default(),
             token_path: String::from(crate::auth::DEFAULT_TOKEN_PATH),
             tls_limits: TlsLimits::default(),
             http_limits: Limits::default(),
@@ -151,6 +165,18 @@ pub enum Warning {
     /// The server completed a handshake without asking for a client certificate: the mTLS
     /// factor was not used on that connection.
     ClientCertificateNotRequested,
+}
+
+impl core::fmt::Display for Warning {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Warning::BaseUrl(w) => write!(f, "{w}"),
+            Warning::Identity(w) => write!(f, "{w}"),
+            Warning::ClientCertificateNotRequested => f.write_str(
+                "the server did not ask for the client certificate: the mTLS factor was not used",
+            ),
+        }
+    }
 }
 
 /// Whether a failed request may be retried.
@@ -227,7 +253,8 @@ enum InFlight {
     },
     Api {
         queued: Queued,
-        generation: Generation,
+        /// The token it carried; `None` in [`AuthMode::CertificateOnly`].
+        generation: Option<Generation>,
         deadline: Instant,
         /// Ciphertext offset after which the request's bytes start: once the host has taken
         /// more than this, the request may have reached the server.
@@ -576,8 +603,14 @@ impl Client {
                             response,
                         });
                     }
+                    AuthDecision::InvalidateAndRetry if generation.is_none() => {
+                        // No token to blame: the answer is the answer.
+                        self.events.push_back(Event::Response(queued.id, response));
+                    }
                     AuthDecision::InvalidateAndRetry => {
-                        self.config.token_cache.invalidate(generation);
+                        if let Some(generation) = generation {
+                            self.config.token_cache.invalidate(generation);
+                        }
                         self.events.push_back(Event::TokenRejected(queued.id));
                         queued.auth_retried = true;
                         self.queue.push_front(queued);
@@ -601,6 +634,9 @@ impl Client {
             || self.wait_until.is_some()
         {
             return false;
+        }
+        if self.config.auth == AuthMode::CertificateOnly {
+            return self.start_api_request(None, now);
         }
         match self.config.token_cache.acquire(now) {
             Acquire::Wait { until } => {
@@ -648,52 +684,53 @@ impl Client {
                     }
                 }
             }
-            Acquire::Valid(token) => {
-                // `queue` is non-empty: checked above.
-                let Some(mut queued) = self.queue.pop_front() else {
-                    return false;
-                };
-                queued.attempts = queued.attempts.saturating_add(1);
-                let bearer = token.bearer_header();
-                let mut headers: Vec<(&str, &str)> =
-                    Vec::with_capacity(queued.request.headers.len() + 2);
-                headers.push(("Authorization", bearer.expose()));
-                if let Some(key) = &queued.request.idempotency_key {
-                    headers.push((IDEMPOTENCY_KEY_HEADER, key.as_str()));
-                }
-                for (n, v) in &queued.request.headers {
-                    headers.push((n.as_str(), v.as_str()));
-                }
-                let target = format!("{}{}", self.config.path_prefix, queued.request.path);
-                let host = host_header(&self.config.host, self.config.port);
-                let mut request =
-                    Request::new(&queued.request.method, &host, &target).headers(&headers);
-                if let Some(body) = &queued.request.body {
-                    request = request.body(body);
-                }
-                match self.transmit(&request) {
-                    Ok(tx_mark) => {
-                        self.in_flight = Some(InFlight::Api {
-                            queued,
-                            generation: token.generation(),
-                            deadline: now + self.config.request_timeout,
-                            tx_mark,
-                        });
-                        true
-                    }
-                    Err(e) => {
-                        self.events.push_back(Event::Failed(
-                            queued.id,
-                            Failure {
-                                kind: FailureKind::NotSent,
-                                error: e,
-                            },
-                        ));
-                        true
-                    }
-                }
+            Acquire::Valid(token) => self.start_api_request(Some(token), now),
+        }
+    }
+
+    /// Sends the next queued API request, with `token` as `Bearer` when there is one.
+    fn start_api_request(&mut self, token: Option<CachedToken>, now: Instant) -> bool {
+        let Some(mut queued) = self.queue.pop_front() else {
+            return false;
+        };
+        queued.attempts = queued.attempts.saturating_add(1);
+        let bearer = token.as_ref().map(CachedToken::bearer_header);
+        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(queued.request.headers.len() + 2);
+        if let Some(bearer) = &bearer {
+            headers.push(("Authorization", bearer.expose()));
+        }
+        if let Some(key) = &queued.request.idempotency_key {
+            headers.push((IDEMPOTENCY_KEY_HEADER, key.as_str()));
+        }
+        for (n, v) in &queued.request.headers {
+            headers.push((n.as_str(), v.as_str()));
+        }
+        let target = format!("{}{}", self.config.path_prefix, queued.request.path);
+        let host = host_header(&self.config.host, self.config.port);
+        let mut request = Request::new(&queued.request.method, &host, &target).headers(&headers);
+        if let Some(body) = &queued.request.body {
+            request = request.body(body);
+        }
+        match self.transmit(&request) {
+            Ok(tx_mark) => {
+                self.in_flight = Some(InFlight::Api {
+                    queued,
+                    generation: token.map(|t| t.generation()),
+                    deadline: now + self.config.request_timeout,
+                    tx_mark,
+                });
+            }
+            Err(e) => {
+                self.events.push_back(Event::Failed(
+                    queued.id,
+                    Failure {
+                        kind: FailureKind::NotSent,
+                        error: e,
+                    },
+                ));
             }
         }
+        true
     }
 
     /// Encodes and encrypts one request; returns the ciphertext offset where it starts.

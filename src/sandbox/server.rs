@@ -334,7 +334,7 @@ impl Sandbox {
     }
 
     /// Issues a fresh client identity the sandbox accepts: a P-256 key and a certificate with
-    /// EKU `clientAuth`, CN = the client id, valid from one hour ago for 365 days.
+    /// EKU `clientAuth`, CN = the client id, valid from one hour ago until 365 days from now.
     ///
     /// # Panics
     ///

@@ -191,6 +191,15 @@ pub enum TlsVersion {
     Tls13,
 }
 
+impl core::fmt::Display for TlsVersion {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            TlsVersion::Tls12 => "TLS 1.2",
+            TlsVersion::Tls13 => "TLS 1.3",
+        })
+    }
+}
+
 /// Something the host should know about the connection; edge-triggered, each reported once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[must_use]

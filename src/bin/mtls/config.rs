@@ -34,6 +34,10 @@ pub struct ApiArgs {
     /// Token endpoint path under the base URL (default /v2.01/oauth/token).
     #[arg(long, value_name = "PATH")]
     pub token_path: Option<String>,
+    /// Authenticate with the client certificate alone: no token exchange, no client id or
+    /// API key (Mastercard's mTLS APIs; implied by the mastercard-* presets).
+    #[arg(long, env = "MTLS_CERTIFICATE_ONLY")]
+    pub certificate_only: bool,
     /// Seconds to wait for each response (and for each socket read or write).
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     pub timeout: u64,
@@ -104,8 +108,15 @@ pub fn trust(loaded: &LoadedIdentity) -> Result<Trust, Fail> {
 /// settings are reported together, in one line.
 pub fn client_config(args: &ApiArgs) -> Result<(ClientConfig, String), Fail> {
     let base_url = non_empty(args.base_url.clone());
-    let client_id = non_empty(args.client_id.clone());
-    let api_key = non_empty(args.api_key.clone()).map(Zeroizing::new);
+    let certificate_only = args.certificate_only
+        || base_url
+            .as_deref()
+            .and_then(|b| Preset::from_name(b.trim()))
+            .is_some_and(|p| p.token_path().is_none());
+    // Without a token exchange the credentials are not used: placeholders satisfy the type.
+    let placeholder = |v: Option<String>| v.or_else(|| certificate_only.then(|| "unused".into()));
+    let client_id = placeholder(non_empty(args.client_id.clone()));
+    let api_key = placeholder(non_empty(args.api_key.clone())).map(Zeroizing::new);
     let mut missing = Vec::new();
     if base_url.is_none() {
         missing.push("MTLS_BASE_URL (--base-url)");
@@ -137,6 +148,9 @@ pub fn client_config(args: &ApiArgs) -> Result<(ClientConfig, String), Fail> {
     .map_err(Fail::config)?;
     if let Some(path) = non_empty(args.token_path.clone()) {
         config.token_path = path;
+    }
+    if certificate_only {
+        config.auth = mtls_core::client::AuthMode::CertificateOnly;
     }
     config.request_timeout = timeout(args.timeout)?;
     Ok((config, client_id))

@@ -107,6 +107,8 @@ where
         match transport.read(&mut buf) {
             Ok(0) => client.handle_eof(clock.now()),
             Ok(n) => {
+                // A transport that reports more than it could have written is not trusted.
+                let n = n.min(buf.len());
                 let mut offset = 0;
                 // Bounded: each pass either takes bytes or the client dropped the connection.
                 while offset < n && client.is_connected() {

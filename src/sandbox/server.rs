@@ -259,8 +259,9 @@ impl Sandbox {
             require_client_cert: config.require_client_cert,
         };
 
+        // Blocking accept (no poll delay on new connections); `shutdown` wakes it with a
+        // connection of its own.
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
-        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
 
         let shared = Arc::new(Shared {
@@ -415,6 +416,9 @@ impl Sandbox {
     pub fn shutdown(&mut self) {
         self.shared.stop.store(true, Ordering::Release);
         if let Some(acceptor) = self.acceptor.take() {
+            // Wake the blocking accept; it sees the stop flag and returns. If this connect
+            // fails the acceptor is already gone.
+            let _ = std::net::TcpStream::connect_timeout(&self.addr, WRITE_TIMEOUT);
             // A panicked acceptor has stopped too; nothing more to do about it.
             let _ = acceptor.join();
         }
@@ -540,11 +544,14 @@ fn accept_loop(listener: TcpListener, shared: &Arc<Shared>) {
         let tcp = match listener.accept() {
             Ok((tcp, _)) => tcp,
             Err(_) => {
-                // WouldBlock (nothing pending) or a transient accept error alike: wait a bit.
+                // A transient accept error (out of descriptors, ...): wait a bit.
                 thread::sleep(POLL);
                 continue;
             }
         };
+        if shared.stopping() {
+            break; // the wake-up connection from `shutdown`
+        }
         seq += 1;
         let mut workers = lock(&shared.workers);
         let (done, live): (Vec<_>, Vec<_>) = core::mem::take(&mut *workers)

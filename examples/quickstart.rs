@@ -70,7 +70,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let outcomes = client.request_all(requests)?;
     let elapsed = started.elapsed();
 
-    for notice in &client.notices {
+    for notice in client.notices() {
         match notice {
             Event::Connected {
                 version,

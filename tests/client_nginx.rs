@@ -97,7 +97,7 @@ fn token_exchange_and_two_calls_on_one_connection() {
             .map(String::from)
     };
     assert_eq!(conn(lines[0]), conn(lines[2]));
-    assert!(client.notices.iter().any(|e| matches!(
+    assert!(client.notices().iter().any(|e| matches!(
         e,
         Event::Connected {
             client_cert_requested: true,

@@ -72,12 +72,12 @@ fn one_token_serves_many_calls_on_one_connection() {
     assert_eq!(sandbox.connections(), 1);
     assert_eq!(client.connections(), 1);
     let fetched = client
-        .notices
+        .notices()
         .iter()
         .filter(|e| matches!(e, Event::TokenFetched { .. }))
         .count();
     assert_eq!(fetched, 1);
-    assert!(client.notices.iter().any(|e| matches!(
+    assert!(client.notices().iter().any(|e| matches!(
         e,
         Event::Connected {
             client_cert_requested: true,
@@ -104,7 +104,7 @@ fn a_401_refreshes_the_token_and_retries_once() {
     assert_eq!(response.status, 200);
     assert_eq!(sandbox.token_requests(), 2);
     assert!(client
-        .notices
+        .notices()
         .iter()
         .any(|e| matches!(e, Event::TokenRejected(_))));
 
@@ -328,7 +328,7 @@ fn a_server_that_does_not_ask_for_the_certificate_is_reported() {
     let mut client = client(&sandbox);
     // The sandbox then cannot authenticate the client by certificate but still answers.
     let _ = client.request(ApiRequest::get(&user_path(&sandbox, 1)));
-    assert!(client.notices.iter().any(|e| matches!(
+    assert!(client.notices().iter().any(|e| matches!(
         e,
         Event::Warning(mtls_core::client::Warning::ClientCertificateNotRequested)
     )));
@@ -394,7 +394,7 @@ fn nothing_secret_reaches_debug_output() {
         .unwrap();
     let everything = format!(
         "{config_debug} {client:?} {:?} {response:?} {:?}",
-        client.notices,
+        client.notices(),
         client.client()
     );
     assert!(!everything.contains(sandbox.api_key()), "API key leaked");

@@ -4,6 +4,9 @@
 //! - [`drive`]: a blocking loop over any `embedded_io::{Read, Write}` stream; the host
 //!   supplies the monotonic clock. Works on bare metal (TCP stacks such as smoltcp or
 //!   embassy-net expose `embedded-io` sockets).
+//! - [`Session`]: the same loop with a [`Connector`] that opens transports: one kept-alive
+//!   connection, reconnects when the client asks, outcomes in request order. The std adapter
+//!   and the WASI component are sessions with their own connectors.
 //! - [`std_adapter`] (feature `std`): [`std_adapter::StdClient`], a one-line blocking client
 //!   over `TcpStream` with DNS, connect/read/write timeouts, one kept-alive connection,
 //!   transparent reconnects and a token cache kept across them.
@@ -11,8 +14,11 @@
 use crate::client::{Client, Event};
 use crate::time::Instant;
 
+pub mod session;
 #[cfg(feature = "std")]
 pub mod std_adapter;
+
+pub use session::{Connector, Outcome, Session};
 
 /// A monotonic clock the host supplies.
 pub trait Clock {

@@ -13,13 +13,14 @@
 use core::time::Duration;
 use std::boxed::Box;
 use std::net::{TcpStream, ToSocketAddrs};
+use std::string::ToString;
 use std::string::String;
 use std::time::{SystemTime, UNIX_EPOCH};
 use std::vec::Vec;
 
-use crate::client::{ApiRequest, Client, ClientConfig, Event, Failure, RequestId};
+use crate::client::{ApiRequest, Client, ClientConfig, Event, Failure};
 use crate::http::Response;
-use crate::io::{drive, DriveStatus};
+use crate::io::session::{self, Connector, Session};
 use crate::time::{Instant, UnixTime};
 
 /// The wall-clock time now, for certificate checks.
@@ -130,218 +131,135 @@ impl core::fmt::Display for RequestError {
 
 impl core::error::Error for RequestError {}
 
-/// A blocking mTLS API client over TCP: one kept-alive connection, reconnects when the
-/// server closed it, the token cache kept across reconnects.
-pub struct StdClient {
-    client: Client,
-    socket: Option<TcpTransport>,
-    clock: StdClock,
-    /// Timeout for establishing the TCP connection (default 10 s).
+/// Opens `TcpStream`s with DNS and timeouts for a [`Session`].
+#[derive(Clone, Copy, Debug)]
+pub struct TcpConnector {
+    /// Timeout for establishing each TCP connection.
     pub connect_timeout: Duration,
-    /// Timeout for each socket read and write (default 30 s).
+    /// Longest wait for each socket read or write.
     pub io_timeout: Duration,
-    /// Events other than request outcomes (connections, tokens, warnings), oldest first.
-    pub notices: Vec<Event>,
-    connections: u32,
 }
 
-impl core::fmt::Debug for StdClient {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("StdClient")
-            .field("client", &self.client)
-            .field("connections", &self.connections)
-            .finish_non_exhaustive()
-    }
-}
+impl Connector for TcpConnector {
+    type Transport = TcpTransport;
 
-impl StdClient {
-    /// A client; nothing is connected until the first request.
-    pub fn new(config: ClientConfig) -> StdClient {
-        StdClient {
-            client: Client::new(config),
-            socket: None,
-            clock: StdClock::new(),
-            connect_timeout: Duration::from_secs(10),
-            io_timeout: Duration::from_secs(30),
-            notices: Vec::new(),
-            connections: 0,
-        }
-    }
-
-    /// The sans-IO client inside.
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    /// How many TCP connections were opened so far.
-    pub fn connections(&self) -> u32 {
-        self.connections
-    }
-
-    /// Sends one request and waits for its outcome.
-    pub fn request(&mut self, request: ApiRequest) -> Result<Response, RequestError> {
-        let id = self
-            .client
-            .send(request, crate::io::Clock::now(&self.clock));
-        let mut outcomes = self.run()?;
-        match outcomes.iter().position(|(i, _)| *i == id) {
-            Some(i) => outcomes.swap_remove(i).1,
-            None => Err(RequestError::Io(std::io::Error::other(
-                "the client stopped without an outcome for the request",
-            ))),
-        }
-    }
-
-    /// Sends several requests, in order, on one connection where possible; returns their
-    /// outcomes in the same order.
-    pub fn request_all(
-        &mut self,
-        requests: Vec<ApiRequest>,
-    ) -> Result<Vec<Result<Response, RequestError>>, RequestError> {
-        let now = crate::io::Clock::now(&self.clock);
-        let ids: Vec<RequestId> = requests
-            .into_iter()
-            .map(|r| self.client.send(r, now))
-            .collect();
-        let mut outcomes = self.run()?;
-        let mut ordered = Vec::with_capacity(ids.len());
-        for id in ids {
-            match outcomes.iter().position(|(i, _)| *i == id) {
-                Some(i) => ordered.push(outcomes.swap_remove(i).1),
-                None => ordered.push(Err(RequestError::Io(std::io::Error::other(
-                    "the client stopped without an outcome for the request",
-                )))),
-            }
-        }
-        Ok(ordered)
-    }
-
-    /// Drives until every queued request has an outcome.
-    fn run(&mut self) -> Result<Vec<(RequestId, Outcome)>, RequestError> {
-        let mut outcomes = Vec::new();
-        // Each turn is one connection; a request tries at most `max_attempts` of them.
-        for _ in 0..64 {
-            if self.client.wants_connection() {
-                if let Err(e) = self.connect() {
-                    let now = crate::io::Clock::now(&self.clock);
-                    self.client.transport_failed(now);
-                    self.drain_events(&mut outcomes);
-                    return Err(e);
-                }
-            }
-            let Some(socket) = self.socket.as_mut() else {
-                break;
-            };
-            let notices = &mut self.notices;
-            let io_timeout = self.io_timeout;
-            let mut bound_read = |t: &mut TcpTransport, left: Option<Duration>| {
-                // Never zero (that means "no timeout" to std); never past the I/O timeout.
-                let wait = left.map_or(io_timeout, |l| {
-                    l.clamp(Duration::from_millis(1), io_timeout)
-                });
-                // A failure leaves the previous timeout in place, which is still bounded.
-                let _ = t.0.set_read_timeout(Some(wait));
-            };
-            let status = drive(
-                &mut self.client,
-                socket,
-                &self.clock,
-                100_000,
-                &mut bound_read,
-                &mut |event| sort_event(event, &mut outcomes, notices),
-            );
-            match status {
-                Ok(DriveStatus::Idle) => {
-                    if !self.client.is_connected() {
-                        self.socket = None;
-                    }
-                    break;
-                }
-                Ok(DriveStatus::Disconnected) => {
-                    self.socket = None;
-                    break;
-                }
-                Ok(DriveStatus::NeedsConnection) => self.socket = None,
-                Err(e) => {
-                    // The socket broke under us: the client decides each request's fate.
-                    self.socket = None;
-                    let now = crate::io::Clock::now(&self.clock);
-                    self.client.handle_eof(now);
-                    if !self.client.wants_connection() && self.client.is_idle() {
-                        self.drain_events(&mut outcomes);
-                        return if outcomes.is_empty() {
-                            Err(RequestError::Io(e))
-                        } else {
-                            Ok(outcomes)
-                        };
-                    }
-                }
-            }
-        }
-        self.drain_events(&mut outcomes);
-        Ok(outcomes)
-    }
-
-    fn drain_events(&mut self, outcomes: &mut Vec<(RequestId, Outcome)>) {
-        while let Some(event) = self.client.poll_event() {
-            sort_event(event, outcomes, &mut self.notices);
-        }
-    }
-
-    fn connect(&mut self) -> Result<(), RequestError> {
-        let host = self
-            .client
-            .config()
-            .host()
-            .trim_matches(|c| c == '[' || c == ']');
-        let port = self.client.config().port();
-        let addrs = (host, port).to_socket_addrs().map_err(RequestError::Io)?;
+    fn connect(&mut self, host: &str, port: u16) -> Result<TcpTransport, std::io::Error> {
+        let host = host.trim_matches(|c| c == '[' || c == ']');
         let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address for host");
-        for addr in addrs {
+        for addr in (host, port).to_socket_addrs()? {
             match TcpStream::connect_timeout(&addr, self.connect_timeout) {
                 Ok(stream) => {
-                    stream.set_nodelay(true).map_err(RequestError::Io)?;
-                    stream
-                        .set_read_timeout(Some(self.io_timeout))
-                        .map_err(RequestError::Io)?;
-                    stream
-                        .set_write_timeout(Some(self.io_timeout))
-                        .map_err(RequestError::Io)?;
-                    self.client.config().tls().set_time(wall_clock_now());
-                    let now = crate::io::Clock::now(&self.clock);
-                    self.client.open_connection(now).map_err(|e| {
-                        RequestError::Failed(Failure {
-                            kind: crate::FailureKind::NotSent,
-                            error: e,
-                        })
-                    })?;
-                    self.socket = Some(TcpTransport(stream));
-                    self.connections += 1;
-                    return Ok(());
+                    stream.set_nodelay(true)?;
+                    stream.set_read_timeout(Some(self.io_timeout))?;
+                    stream.set_write_timeout(Some(self.io_timeout))?;
+                    return Ok(TcpTransport(stream));
                 }
                 Err(e) => last = e,
             }
         }
-        Err(RequestError::Io(last))
+        Err(last)
+    }
+
+    fn bound_read(&mut self, transport: &mut TcpTransport, left: Option<Duration>) {
+        // Never zero (that means "no timeout" to std); never past the I/O timeout.
+        let wait = left.map_or(self.io_timeout, |l| {
+            l.clamp(Duration::from_millis(1), self.io_timeout)
+        });
+        // A failure leaves the previous timeout in place, which is still bounded.
+        let _ = transport.0.set_read_timeout(Some(wait));
+    }
+
+    fn wall_clock(&self) -> UnixTime {
+        wall_clock_now()
     }
 }
 
-/// Request outcomes go to `outcomes`, everything else to `notices`.
-fn sort_event(event: Event, outcomes: &mut Vec<(RequestId, Outcome)>, notices: &mut Vec<Event>) {
-    match event {
-        Event::Response(id, response) => outcomes.push((id, Ok(response))),
-        Event::Failed(id, failure) => outcomes.push((id, Err(RequestError::Failed(failure)))),
-        Event::ScaRequired {
-            id,
-            redirect_url,
-            response,
-        } => outcomes.push((
-            id,
-            Err(RequestError::ScaRequired {
+/// A blocking mTLS API client over TCP: one kept-alive connection, reconnects when the
+/// server closed it, the token cache kept across reconnects.
+#[derive(Debug)]
+pub struct StdClient {
+    session: Session<TcpConnector, StdClock>,
+}
+
+impl StdClient {
+    /// A client; nothing is connected until the first request. Timeouts: 10 s to connect,
+    /// 30 s per socket read or write.
+    pub fn new(config: ClientConfig) -> StdClient {
+        let connector = TcpConnector {
+            connect_timeout: Duration::from_secs(10),
+            io_timeout: Duration::from_secs(30),
+        };
+        StdClient {
+            session: Session::new(config, connector, StdClock::new()),
+        }
+    }
+
+    /// Sets the TCP connect timeout and the per-read/write timeout.
+    pub fn set_timeouts(&mut self, connect: Duration, io: Duration) {
+        let connector = self.session.connector_mut();
+        connector.connect_timeout = connect;
+        connector.io_timeout = io;
+    }
+
+    /// The sans-IO client inside.
+    pub fn client(&self) -> &Client {
+        self.session.client()
+    }
+
+    /// How many TCP connections were opened so far.
+    pub fn connections(&self) -> u32 {
+        self.session.connections()
+    }
+
+    /// Events other than request outcomes (connections, tokens, warnings), oldest first.
+    pub fn notices(&self) -> &[Event] {
+        &self.session.notices
+    }
+
+    /// Takes the notices gathered so far.
+    pub fn take_notices(&mut self) -> Vec<Event> {
+        core::mem::take(&mut self.session.notices)
+    }
+
+    /// Sends one request and waits for its outcome.
+    pub fn request(&mut self, request: ApiRequest) -> Outcome {
+        let outcome = self.session.request(request);
+        self.convert(outcome)
+    }
+
+    /// Sends several requests, in order, on one connection where possible; returns their
+    /// outcomes in the same order. `Err` when no connection could be opened at all.
+    pub fn request_all(&mut self, requests: Vec<ApiRequest>) -> Result<Vec<Outcome>, RequestError> {
+        let outcomes = self.session.request_all(requests);
+        let unreachable = !outcomes.is_empty()
+            && outcomes.iter().all(|o| {
+                matches!(o, session::Outcome::Failed(f) if f.error == crate::Error::Transport)
+            });
+        if unreachable {
+            if let Some(e) = self.session.last_transport_error() {
+                return Err(RequestError::Io(std::io::Error::new(e.kind(), e.to_string())));
+            }
+        }
+        Ok(outcomes.into_iter().map(|o| self.convert(o)).collect())
+    }
+
+    fn convert(&self, outcome: session::Outcome) -> Outcome {
+        match outcome {
+            session::Outcome::Response(response) => Ok(response),
+            session::Outcome::ScaRequired {
                 redirect_url,
-                response: Box::new(response),
+                response,
+            } => Err(RequestError::ScaRequired {
+                redirect_url,
+                response,
             }),
-        )),
-        other => notices.push(other),
+            session::Outcome::Failed(failure) if failure.error == crate::Error::Transport => {
+                match self.session.last_transport_error() {
+                    Some(e) => Err(RequestError::Io(std::io::Error::new(e.kind(), e.to_string()))),
+                    None => Err(RequestError::Failed(failure)),
+                }
+            }
+            session::Outcome::Failed(failure) => Err(RequestError::Failed(failure)),
+        }
     }
 }

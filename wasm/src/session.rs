@@ -1,16 +1,16 @@
-//! A blocking session over wasi:sockets: one [`mtls_core::Client`] (which holds the token
-//! cache), one kept-alive connection, reconnects when the client asks for one. The bytes are
-//! moved by the core's own [`mtls_core::io::drive`]; this file only opens transports and
-//! sorts the events.
+//! A blocking session over wasi:sockets: the core's [`mtls_core::io::Session`] (one client
+//! holding the token cache, one kept-alive connection, reconnects when the client asks) with
+//! a connector that opens wasi:sockets TCP streams. This file only opens transports and
+//! keeps the WASI error text for failures.
 
 use core::time::Duration;
 use std::string::String;
 use std::vec::Vec;
 
 use mtls_core::http::Response;
-use mtls_core::io::{drive, Clock, DriveStatus};
+use mtls_core::io::{Clock, Connector, Outcome as CoreOutcome};
 use mtls_core::time::{Instant, UnixTime};
-use mtls_core::{ApiRequest, Client, ClientConfig, Error, Event, Failure, FailureKind, RequestId};
+use mtls_core::{ApiRequest, ClientConfig, Error, Event, Failure, FailureKind};
 
 use crate::net::{NetError, TcpStream};
 
@@ -67,15 +67,33 @@ impl Outcome {
     }
 }
 
-/// One client, its connection and its token cache.
-pub struct Session {
-    client: Client,
-    stream: Option<TcpStream>,
-    clock: MonotonicClock,
+/// Opens wasi:sockets TCP connections for the core's [`mtls_core::io::Session`].
+#[derive(Clone, Copy, Debug)]
+pub struct WasiConnector {
     /// Bound on DNS, connect, and each read or write wait.
     pub io_timeout: Duration,
-    connections: u32,
-    last_transport_error: Option<String>,
+}
+
+impl Connector for WasiConnector {
+    type Transport = TcpStream;
+
+    fn connect(&mut self, host: &str, port: u16) -> Result<TcpStream, NetError> {
+        TcpStream::connect(host, port, self.io_timeout)
+    }
+
+    fn bound_read(&mut self, transport: &mut TcpStream, left: Option<Duration>) {
+        transport.set_read_timeout(left);
+    }
+
+    fn wall_clock(&self) -> UnixTime {
+        wall_clock_now()
+    }
+}
+
+/// One client, its connection and its token cache: the core's session over wasi:sockets,
+/// with the transport's own words attached to transport failures.
+pub struct Session {
+    inner: mtls_core::io::Session<WasiConnector, MonotonicClock>,
     /// Events other than outcomes (connected, token fetched, warnings), oldest first.
     pub notices: Vec<Event>,
 }
@@ -83,143 +101,45 @@ pub struct Session {
 impl Session {
     /// A session; nothing is connected before the first request.
     pub fn new(config: ClientConfig) -> Session {
-        let io_timeout = config.request_timeout;
+        let connector = WasiConnector {
+            io_timeout: config.request_timeout,
+        };
         Session {
-            client: Client::new(config),
-            stream: None,
-            clock: MonotonicClock,
-            io_timeout,
-            connections: 0,
-            last_transport_error: None,
+            inner: mtls_core::io::Session::new(config, connector, MonotonicClock),
             notices: Vec::new(),
         }
     }
 
     /// TCP connections opened so far.
     pub fn connections(&self) -> u32 {
-        self.connections
+        self.inner.connections()
     }
 
     /// Sends the requests in order (one connection while the server keeps it open) and
     /// returns their outcomes in the same order.
     pub fn request_all(&mut self, requests: Vec<ApiRequest>) -> Vec<Outcome> {
-        let now = self.clock.now();
-        let ids: Vec<RequestId> = requests
+        let outcomes = self.inner.request_all(requests);
+        self.notices.append(&mut self.inner.notices);
+        let detail = self.inner.last_transport_error().map(|e| e.message.clone());
+        outcomes
             .into_iter()
-            .map(|r| self.client.send(r, now))
-            .collect();
-        let mut outcomes = self.run();
-        ids.into_iter()
-            .map(|id| match outcomes.iter().position(|(i, _)| *i == id) {
-                Some(i) => outcomes.swap_remove(i).1,
-                // The client ends every request in exactly one outcome; if the loop bound was
-                // hit first, say so rather than panic.
-                None => Outcome::Failed {
-                    failure: Failure {
-                        kind: FailureKind::OutcomeUnknown,
-                        error: Error::Timeout,
-                    },
-                    detail: Some(String::from("the client stopped without an outcome")),
+            .map(|outcome| match outcome {
+                CoreOutcome::Response(response) => Outcome::Response(response),
+                CoreOutcome::ScaRequired {
+                    redirect_url,
+                    response,
+                } => Outcome::ScaRequired {
+                    redirect_url,
+                    response: *response,
                 },
+                CoreOutcome::Failed(failure) => {
+                    let detail = match failure.error {
+                        Error::Transport => detail.clone(),
+                        _ => None,
+                    };
+                    Outcome::Failed { failure, detail }
+                }
             })
             .collect()
-    }
-
-    /// Drives until every queued request has an outcome.
-    fn run(&mut self) -> Vec<(RequestId, Outcome)> {
-        let mut outcomes = Vec::new();
-        // Each turn is one connection; a request tries at most `max_attempts` of them.
-        for _ in 0..64 {
-            if self.client.wants_connection() {
-                if let Err(e) = self.connect() {
-                    self.last_transport_error = Some(e.message);
-                    self.client.transport_failed(self.clock.now());
-                    break;
-                }
-            }
-            let Some(stream) = self.stream.as_mut() else {
-                break;
-            };
-            let notices = &mut self.notices;
-            let detail = self.last_transport_error.as_deref();
-            let status = drive(
-                &mut self.client,
-                stream,
-                &self.clock,
-                100_000,
-                &mut |s: &mut TcpStream, left| s.set_read_timeout(left),
-                &mut |event| sort(event, &mut outcomes, notices, detail),
-            );
-            match status {
-                Ok(DriveStatus::Idle) => {
-                    if !self.client.is_connected() {
-                        self.stream = None;
-                    }
-                    break;
-                }
-                Ok(DriveStatus::Disconnected) => {
-                    self.stream = None;
-                    break;
-                }
-                Ok(DriveStatus::NeedsConnection) => self.stream = None,
-                Err(e) => {
-                    // The socket broke under us: the client decides each request's fate.
-                    self.stream = None;
-                    self.last_transport_error = Some(e.message);
-                    self.client.handle_eof(self.clock.now());
-                    if !self.client.wants_connection() && self.client.is_idle() {
-                        break;
-                    }
-                }
-            }
-        }
-        let detail = self.last_transport_error.take();
-        while let Some(event) = self.client.poll_event() {
-            sort(event, &mut outcomes, &mut self.notices, detail.as_deref());
-        }
-        outcomes
-    }
-
-    fn connect(&mut self) -> Result<(), NetError> {
-        let config = self.client.config();
-        let stream = TcpStream::connect(config.host(), config.port(), self.io_timeout)?;
-        config.tls().set_time(wall_clock_now());
-        let now = self.clock.now();
-        // A TLS configuration error fails every queued request itself (as events).
-        if self.client.open_connection(now).is_ok() {
-            self.stream = Some(stream);
-            self.connections += 1;
-        }
-        Ok(())
-    }
-}
-
-fn sort(
-    event: Event,
-    outcomes: &mut Vec<(RequestId, Outcome)>,
-    notices: &mut Vec<Event>,
-    detail: Option<&str>,
-) {
-    match event {
-        Event::Response(id, response) => outcomes.push((id, Outcome::Response(response))),
-        Event::ScaRequired {
-            id,
-            redirect_url,
-            response,
-        } => outcomes.push((
-            id,
-            Outcome::ScaRequired {
-                redirect_url,
-                response,
-            },
-        )),
-        Event::Failed(id, failure) => {
-            let detail = match failure.error {
-                Error::Transport => detail.map(String::from),
-                _ => None,
-            };
-            outcomes.push((id, Outcome::Failed { failure, detail }));
-        }
-        other => notices.push(other),
     }
 }

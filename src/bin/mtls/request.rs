@@ -80,10 +80,10 @@ pub fn run(args: RequestArgs) -> Result<(), Fail> {
     let labels: Vec<String> = requests.iter().map(|r| r.path.clone()).collect();
 
     let mut client = StdClient::new(config);
-    client.io_timeout = client.client().config().request_timeout;
-    client.connect_timeout = client.io_timeout.min(std::time::Duration::from_secs(10));
+    let io_timeout = client.client().config().request_timeout;
+    client.set_timeouts(io_timeout.min(std::time::Duration::from_secs(10)), io_timeout);
     let outcomes = client.request_all(requests);
-    report_notices(&mut client.notices, args.verbose);
+    report_notices(&mut client.take_notices(), args.verbose);
 
     let outcomes = match outcomes {
         Ok(outcomes) => outcomes,

@@ -51,8 +51,7 @@ pub enum Outcome {
 }
 
 /// The transport error of a [`Connector`].
-pub type TransportError<C> =
-    <<C as Connector>::Transport as embedded_io::ErrorType>::Error;
+pub type TransportError<C> = <<C as Connector>::Transport as embedded_io::ErrorType>::Error;
 
 /// A [`Client`] with its connections, driven to completion call by call.
 pub struct Session<C: Connector, K: Clock> {

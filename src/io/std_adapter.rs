@@ -13,8 +13,8 @@
 use core::time::Duration;
 use std::boxed::Box;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::string::ToString;
 use std::string::String;
+use std::string::ToString;
 use std::time::{SystemTime, UNIX_EPOCH};
 use std::vec::Vec;
 
@@ -232,12 +232,12 @@ impl StdClient {
     pub fn request_all(&mut self, requests: Vec<ApiRequest>) -> Result<Vec<Outcome>, RequestError> {
         let outcomes = self.session.request_all(requests);
         let unreachable = !outcomes.is_empty()
-            && outcomes.iter().all(|o| {
-                matches!(o, session::Outcome::Failed(f) if f.error == crate::Error::Transport)
-            });
+            && outcomes.iter().all(
+                |o| matches!(o, session::Outcome::Failed(f) if f.error == crate::Error::Transport),
+            );
         if unreachable {
             if let Some(e) = self.session.last_transport_error() {
-                return Err(RequestError::Io(std::io::Error::new(e.kind(), e.to_string())));
+                return Err(RequestError::Io(copy_io_error(e)));
             }
         }
         Ok(outcomes.into_iter().map(|o| self.convert(o)).collect())
@@ -255,11 +255,16 @@ impl StdClient {
             }),
             session::Outcome::Failed(failure) if failure.error == crate::Error::Transport => {
                 match self.session.last_transport_error() {
-                    Some(e) => Err(RequestError::Io(std::io::Error::new(e.kind(), e.to_string()))),
+                    Some(e) => Err(RequestError::Io(copy_io_error(e))),
                     None => Err(RequestError::Failed(failure)),
                 }
             }
             session::Outcome::Failed(failure) => Err(RequestError::Failed(failure)),
         }
     }
+}
+
+/// `std::io::Error` is not `Clone`: the same kind and message.
+fn copy_io_error(e: &std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), e.to_string())
 }

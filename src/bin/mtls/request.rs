@@ -81,7 +81,10 @@ pub fn run(args: RequestArgs) -> Result<(), Fail> {
 
     let mut client = StdClient::new(config);
     let io_timeout = client.client().config().request_timeout;
-    client.set_timeouts(io_timeout.min(std::time::Duration::from_secs(10)), io_timeout);
+    client.set_timeouts(
+        io_timeout.min(std::time::Duration::from_secs(10)),
+        io_timeout,
+    );
     let outcomes = client.request_all(requests);
     report_notices(&mut client.take_notices(), args.verbose);
 

@@ -131,7 +131,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 fn local_sandbox() -> Result<Target, Box<dyn std::error::Error>> {
     let sandbox = Sandbox::start(SandboxConfig::default())?;
-    let issued = sandbox.issue_client_identity();
+    let issued = sandbox.issue_client_identity()?;
     let key = issued.key_pem.as_ref().ok_or("the sandbox issued no key")?;
     let identity = Identity::from_pem(issued.cert_pem.as_bytes(), key.as_bytes())?;
     let trust = Trust::Custom(CaBundle::from_pem(sandbox.ca_pem().as_bytes())?);

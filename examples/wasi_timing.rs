@@ -54,7 +54,7 @@ fn main() {
             t.elapsed()
         })
         .collect();
-    let issued = sandbox.issue_client_identity();
+    let issued = sandbox.issue_client_identity().unwrap();
     let key = issued
         .key_pem
         .as_ref()

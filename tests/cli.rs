@@ -59,7 +59,7 @@ impl Setup {
 
     fn with_config(config: SandboxConfig) -> Setup {
         let sandbox = Sandbox::start(config).unwrap();
-        let identity = sandbox.issue_client_identity();
+        let identity = sandbox.issue_client_identity().unwrap();
         Setup::with_identity(sandbox, &identity)
     }
 

@@ -15,7 +15,7 @@ fn sandbox() -> Sandbox {
 }
 
 fn config_for(sandbox: &Sandbox, api_key: &str) -> ClientConfig {
-    let issued = sandbox.issue_client_identity();
+    let issued = sandbox.issue_client_identity().unwrap();
     let identity = Identity::from_pem(
         issued.cert_pem.as_bytes(),
         issued.key_pem.as_ref().unwrap().as_bytes(),

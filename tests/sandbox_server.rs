@@ -57,7 +57,7 @@ fn connect_with(sandbox: &Sandbox, config: Arc<ClientConfig>) -> Tls {
 
 /// A connection with a fresh identity from the sandbox, default protocol versions.
 fn connect(sandbox: &Sandbox) -> Tls {
-    let identity = sandbox.issue_client_identity();
+    let identity = sandbox.issue_client_identity().unwrap();
     connect_with(
         sandbox,
         client_config(sandbox, Some(&identity), rustls::DEFAULT_VERSIONS),
@@ -256,7 +256,7 @@ fn token_flow_then_two_api_calls_on_one_connection() {
 #[test]
 fn tls12_works_too() {
     let sandbox = start();
-    let identity = sandbox.issue_client_identity();
+    let identity = sandbox.issue_client_identity().unwrap();
     let config = client_config(&sandbox, Some(&identity), &[&rustls::version::TLS12]);
     let mut tls = connect_with(&sandbox, config);
     fetch_token(&mut tls, &sandbox);

@@ -45,7 +45,7 @@
 //! use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 //!
 //! let sandbox = Sandbox::start(SandboxConfig::default())?;
-//! let identity = sandbox.issue_client_identity();
+//! let identity = sandbox.issue_client_identity()?;
 //!
 //! let provider = Arc::new(rustls::crypto::ring::default_provider());
 //! let mut roots = rustls::RootCertStore::empty();

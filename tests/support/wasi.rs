@@ -57,7 +57,7 @@ impl Certs {
         let dir = std::env::temp_dir().join(format!("mtls-wasi-{}-{tag}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let issued = sandbox.issue_client_identity();
+        let issued = sandbox.issue_client_identity().unwrap();
         std::fs::write(dir.join("client.pem"), &issued.cert_pem).unwrap();
         // The sandbox generated the key, so it is there.
         std::fs::write(

@@ -54,7 +54,9 @@ pub fn run(args: SandboxArgs) -> Result<(), Fail> {
         }
         None => new_temp_dir()?,
     };
-    let identity = sandbox.issue_client_identity();
+    let identity = sandbox
+        .issue_client_identity()
+        .map_err(|e| Fail::config(format_args!("sandbox: {e}")))?;
     let cert_path = dir.join("client-cert.pem");
     let key_path = dir.join("client-key.pem");
     let ca_path = dir.join("ca.pem");

@@ -252,11 +252,12 @@ fn a_lost_get_is_retried_but_a_lost_post_is_outcome_unknown() {
         .header("Content-Type", "application/json");
     let f = failure(client.request(post.clone()));
     assert_eq!(f.kind, FailureKind::OutcomeUnknown);
+    // The sandbox closes without close_notify: a truncation, not a clean end.
     assert_eq!(
         f.error,
-        Error::Http(mtls_core::http::HttpError::Remote(
-            mtls_core::http::RemoteError::ClosedBeforeResponse
-        ))
+        Error::Tls(mtls_core::tls::TlsError::Truncated {
+            during_handshake: false
+        })
     );
 
     // With an idempotency key the same POST is retried and succeeds.

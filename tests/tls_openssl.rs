@@ -126,7 +126,9 @@ fn exchange(
             }
             received.extend_from_slice(tls.plaintext());
             let len = tls.plaintext().len();
-            tls.consume_plaintext(len);
+            if let Err(e) = tls.consume_plaintext(len) {
+                return (events, received, Err(e));
+            }
         }
     }
     panic!("no end after 1000 turns");

@@ -269,6 +269,10 @@ struct Connection {
     tx_taken: u64,
     /// An orderly close was started (close_notify queued).
     closing: bool,
+    /// The server sent close_notify; its end of stream was given to the decoder.
+    peer_closed: bool,
+    /// When an unfinished handshake is given up.
+    handshake_deadline: Instant,
 }
 
 /// The sans-IO mTLS API client. See the module docs for the driving contract.
@@ -281,6 +285,8 @@ pub struct Client {
     next_id: u64,
     wait_until: Option<Instant>,
     token_attempts: u8,
+    /// Connections in a row that failed before their handshake completed.
+    connect_failures: u8,
 }
 
 impl core::fmt::Debug for Client {
@@ -312,6 +318,7 @@ impl Client {
             next_id: 0,
             wait_until: None,
             token_attempts: 0,
+            connect_failures: 0,
         }
     }
 
@@ -350,9 +357,12 @@ impl Client {
         self.queue.is_empty() && self.in_flight.is_none()
     }
 
-    /// Starts a TLS handshake on a fresh transport. Replaces any previous connection.
+    /// Starts a TLS handshake on a fresh transport. Replaces any previous connection: a
+    /// request in flight on it is decided as if that connection had broken.
     pub fn open_connection(&mut self, now: Instant) -> Result<(), Error> {
-        self.drop_connection(None, now);
+        if self.conn.is_some() || self.in_flight.is_some() {
+            self.connection_failed(Error::ConnectionClosed, false);
+        }
         match TlsConnection::new(&self.config.tls, &self.config.host, self.config.tls_limits) {
             Ok(tls) => {
                 self.conn = Some(Connection {
@@ -360,6 +370,8 @@ impl Client {
                     decoder: ResponseDecoder::new(self.config.http_limits),
                     tx_taken: 0,
                     closing: false,
+                    peer_closed: false,
+                    handshake_deadline: now + self.config.request_timeout,
                 });
                 Ok(())
             }
@@ -370,12 +382,11 @@ impl Client {
         }
     }
 
-    /// The host could not open a transport (DNS, connect): every queued request ends with
-    /// [`Error::Transport`], not sent.
-    pub fn transport_failed(&mut self, now: Instant) {
-        self.drop_connection(Some(Error::Transport), now);
-        self.in_flight = None;
-        self.fail_all(FailureKind::NotSent, &Error::Transport);
+    /// The host could not open or use its transport (DNS, connect, a write that failed):
+    /// the request in flight ends as not sent or outcome unknown, every queued one as not
+    /// sent, all with [`Error::Transport`]. No automatic retry.
+    pub fn transport_failed(&mut self) {
+        self.connection_failed(Error::Transport, true);
     }
 
     /// Feeds bytes read from the transport. Returns how many were taken (all, unless the
@@ -387,7 +398,7 @@ impl Client {
         let taken = match conn.tls.handle_input(data) {
             Ok(n) => n,
             Err(e) => {
-                self.connection_failed(Error::Tls(e), now);
+                self.tls_failed(e);
                 return data.len();
             }
         };
@@ -406,45 +417,57 @@ impl Client {
         let Some(conn) = self.conn.as_mut() else {
             return;
         };
-        conn.decoder.handle_eof();
-        self.pump_responses(now);
-        let error = match (tls_end, self.in_flight.is_some()) {
-            (Err(e), _) => Some(Error::Tls(e)),
-            (Ok(()), true) => Some(Error::ConnectionClosed),
-            (Ok(()), false) => None,
-        };
-        match error {
-            Some(e) => self.connection_failed(e, now),
-            None => self.drop_connection(None, now),
+        // Only a clean TLS end may end a body delimited by the connection closing: after a
+        // truncation such a body is cut short, never complete.
+        if tls_end.is_ok() {
+            conn.decoder.handle_eof();
+            self.pump_responses(now);
+        }
+        match (tls_end, self.in_flight.is_some()) {
+            (Err(e), _) => self.tls_failed(e),
+            (Ok(()), true) => self.connection_failed(Error::ConnectionClosed, false),
+            (Ok(()), false) => self.drop_connection(None),
         }
         self.drive(now);
     }
 
     /// When [`Client::handle_timeout`] should be called next, if at all.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let request = match &self.in_flight {
+        [
+            self.request_deadline(),
+            self.handshake_deadline(),
+            self.wait_until,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn request_deadline(&self) -> Option<Instant> {
+        match &self.in_flight {
             Some(InFlight::Token { deadline, .. } | InFlight::Api { deadline, .. }) => {
                 Some(*deadline)
             }
             None => None,
-        };
-        match (request, self.wait_until) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
         }
+    }
+
+    fn handshake_deadline(&self) -> Option<Instant> {
+        self.conn
+            .as_ref()
+            .filter(|c| c.tls.is_handshaking())
+            .map(|c| c.handshake_deadline)
     }
 
     /// Time has advanced to `now`: fails a request past its deadline (and drops the
     /// connection), and retries a token wait.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let expired = match &self.in_flight {
-            Some(InFlight::Token { deadline, .. } | InFlight::Api { deadline, .. }) => {
-                now >= *deadline
-            }
-            None => false,
-        };
+        let expired = [self.request_deadline(), self.handshake_deadline()]
+            .into_iter()
+            .flatten()
+            .any(|deadline| now >= deadline);
         if expired {
-            self.connection_failed(Error::Timeout, now);
+            self.connection_failed(Error::Timeout, false);
         }
         if self.wait_until.is_some_and(|t| now >= t) {
             self.wait_until = None;
@@ -461,9 +484,10 @@ impl Client {
         conn.tx_taken += n as u64;
         if n > 0 {
             self.drive(now);
-        } else if conn.closing {
+        } else if conn.closing && self.in_flight.is_none() {
             // close_notify is out: the connection is over.
-            self.drop_connection(None, now);
+            self.drop_connection(None);
+            self.drive(now);
         }
         n
     }
@@ -475,11 +499,35 @@ impl Client {
 
     /// Runs the state machine until it waits for input, output or time.
     fn drive(&mut self, now: Instant) {
-        for _ in 0..16 {
+        // Each turn starts one request or stops; a request that fails at once still counts.
+        for _ in 0..self.queue.len() + 2 {
             self.take_tls_events();
             self.pump_responses(now);
+            self.after_peer_closed(now);
             if !self.start_next(now) {
                 break;
+            }
+        }
+    }
+
+    /// After the server's close_notify: no new request goes out; the response in flight
+    /// may end with the stream, else the connection is over.
+    fn after_peer_closed(&mut self, now: Instant) {
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        if !conn.peer_closed || conn.closing {
+            return;
+        }
+        conn.closing = true;
+        conn.decoder.handle_eof();
+        self.pump_responses(now);
+        if self.in_flight.is_some() {
+            self.connection_failed(Error::ConnectionClosed, false);
+        } else if let Some(conn) = self.conn.as_mut() {
+            // Answer with our own close_notify; the connection ends once it is sent.
+            if conn.tls.close().is_err() {
+                self.drop_connection(None);
             }
         }
     }
@@ -494,6 +542,7 @@ impl Client {
                     version,
                     client_cert_requested,
                 } => {
+                    self.connect_failures = 0;
                     self.events.push_back(Event::Connected {
                         version,
                         client_cert_requested,
@@ -503,7 +552,7 @@ impl Client {
                             .push_back(Event::Warning(Warning::ClientCertificateNotRequested));
                     }
                 }
-                TlsEvent::PeerClosed => {}
+                TlsEvent::PeerClosed => conn.peer_closed = true,
             }
         }
     }
@@ -517,37 +566,32 @@ impl Client {
             let plaintext = conn.tls.plaintext();
             if !plaintext.is_empty() {
                 if self.in_flight.is_none() {
-                    self.connection_failed(Error::UnsolicitedData, now);
+                    self.connection_failed(Error::UnsolicitedData, false);
                     return;
                 }
                 match conn.decoder.feed(plaintext) {
                     Ok(()) => {
                         let n = plaintext.len();
-                        conn.tls.consume_plaintext(n);
+                        // Consuming resumes decryption paused by a full plaintext buffer.
+                        if let Err(e) = conn.tls.consume_plaintext(n) {
+                            self.tls_failed(e);
+                            return;
+                        }
                     }
                     // Full: the decoder drains below, then we feed again.
                     Err(http::HttpError::Local(http::LocalError::BufferFull)) => {}
                     Err(e) => {
-                        self.connection_failed(Error::Http(e), now);
+                        self.connection_failed(Error::Http(e), false);
                         return;
                     }
                 }
             }
             let response = match conn.decoder.poll_response() {
                 Ok(Some(r)) => r,
-                Ok(None) => {
-                    if conn.tls.plaintext().is_empty() {
-                        return;
-                    }
-                    // More plaintext and room again: resume decryption as well.
-                    if let Err(e) = conn.tls.handle_input(&[]) {
-                        self.connection_failed(Error::Tls(e), now);
-                        return;
-                    }
-                    continue;
-                }
+                Ok(None) if conn.tls.plaintext().is_empty() => return,
+                Ok(None) => continue,
                 Err(e) => {
-                    self.connection_failed(Error::Http(e), now);
+                    self.connection_failed(Error::Http(e), false);
                     return;
                 }
             };
@@ -556,7 +600,14 @@ impl Client {
                 // Best effort: a failing close only means no close_notify.
                 let _ = conn.tls.close();
             }
+            // No pipelining: bytes already here after a complete response answer nothing we
+            // asked. Deliver the response (its framing was sound), then drop the connection.
+            let unsolicited = conn.decoder.buffered() > 0 || !conn.tls.plaintext().is_empty();
             self.on_response(response, now);
+            if unsolicited {
+                self.connection_failed(Error::UnsolicitedData, false);
+                return;
+            }
         }
     }
 
@@ -630,7 +681,9 @@ impl Client {
             || self.queue.is_empty()
             || !conn.tls.is_open()
             || conn.closing
+            || conn.peer_closed
             || !conn.decoder.can_reuse()
+            || !conn.tls.pending_transmit().is_empty()
             || self.wait_until.is_some()
         {
             return false;
@@ -680,6 +733,7 @@ impl Client {
                     Err(e) => {
                         drop(ticket);
                         self.fail_all(FailureKind::NotSent, &e);
+                        self.drop_if_dead();
                         false
                     }
                 }
@@ -694,6 +748,25 @@ impl Client {
             return false;
         };
         queued.attempts = queued.attempts.saturating_add(1);
+        if let Some(index) = queued
+            .request
+            .headers
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case("Authorization"))
+            .filter(|_| token.is_some())
+        {
+            // The client owns Authorization when it holds a token.
+            self.events.push_back(Event::Failed(
+                queued.id,
+                Failure {
+                    kind: FailureKind::NotSent,
+                    error: Error::Http(http::HttpError::Local(http::LocalError::ReservedHeader {
+                        index,
+                    })),
+                },
+            ));
+            return true;
+        }
         let bearer = token.as_ref().map(CachedToken::bearer_header);
         let mut headers: Vec<(&str, &str)> = Vec::with_capacity(queued.request.headers.len() + 2);
         if let Some(bearer) = &bearer {
@@ -728,46 +801,74 @@ impl Client {
                         error: e,
                     },
                 ));
+                self.drop_if_dead();
             }
         }
         true
     }
 
+    /// After a failed send: a TLS connection that died in the attempt is dropped (its
+    /// queued requests go to a new one) rather than kept as a zombie.
+    fn drop_if_dead(&mut self) {
+        if let Some(e) = self.conn.as_ref().and_then(|c| c.tls.error().cloned()) {
+            self.connection_failed(Error::Tls(e), false);
+        }
+    }
+
     /// Encodes and encrypts one request; returns the ciphertext offset where it starts.
+    /// A request whose ciphertext could not fit the outgoing buffer is refused before any
+    /// byte of it is queued.
     fn transmit(&mut self, request: &Request<'_>) -> Result<u64, Error> {
         let Some(conn) = self.conn.as_mut() else {
             return Err(Error::ConnectionClosed);
         };
-        let max = self.config.tls_limits.max_plaintext_out;
-        let mut bytes = Vec::new();
+        let limits = self.config.tls_limits;
+        // The request carries credentials or a token: wiped when dropped.
+        let mut bytes = zeroize::Zeroizing::new(Vec::new());
         request
-            .encode_to_vec(&mut bytes, max)
+            .encode_to_vec(&mut bytes, limits.max_plaintext_out)
             .map_err(|e| match e {
                 http::LocalError::InsufficientSize(_) => Error::RequestTooLarge,
                 other => Error::Http(http::HttpError::Local(other)),
             })?;
-        conn.decoder.expect_response(request.response_context())?;
+        if ciphertext_bound(bytes.len()) > limits.max_outgoing {
+            return Err(Error::RequestTooLarge);
+        }
         let mark = conn.tx_taken + conn.tls.pending_transmit().len() as u64;
         let queued = conn.tls.send_plaintext(&bytes)?;
         if queued < bytes.len() {
             return Err(Error::RequestTooLarge);
         }
+        conn.decoder.expect_response(request.response_context())?;
         Ok(mark)
     }
 
-    /// The connection broke: decide the fate of the in-flight request and drop it.
+    /// A TLS failure: fatal for the queue unless it is a truncation (the network, not the
+    /// peer's judgement) or our own buffer limit.
+    fn tls_failed(&mut self, e: crate::tls::TlsError) {
+        use crate::tls::TlsError;
+        let fatal = !matches!(e, TlsError::Truncated { .. } | TlsError::BufferFull);
+        self.connection_failed(Error::Tls(e), fatal);
+    }
+
+    /// The connection broke (or is being replaced): decide the fate of the in-flight request
+    /// and drop the connection.
     ///
-    /// A TLS failure other than truncation (a refused certificate on either side, an alert,
-    /// no common version) will not heal by reconnecting: it ends every queued request too.
-    fn connection_failed(&mut self, error: Error, now: Instant) {
-        let fatal =
-            matches!(&error, Error::Tls(e) if !matches!(e, crate::tls::TlsError::Truncated { .. }));
+    /// `fatal` errors (a refused certificate on either side, an alert, no common version, a
+    /// dead transport) will not heal by reconnecting: nothing is retried and every queued
+    /// request ends too. Failures before a handshake completes count, and after
+    /// `max_attempts` of them in a row the queue ends as well.
+    fn connection_failed(&mut self, error: Error, fatal: bool) {
+        let handshaking = self.conn.as_ref().is_some_and(|c| c.tls.is_handshaking());
         let tx_taken = self.conn.as_ref().map_or(0, |c| c.tx_taken);
+        // A server refusing our certificate refuses before it reads any request.
+        let refused_certificate =
+            matches!(&error, Error::Tls(e) if e.is_client_certificate_rejection());
         match self.in_flight.take() {
             Some(InFlight::Api {
                 queued, tx_mark, ..
             }) => {
-                let maybe_sent = tx_taken > tx_mark;
+                let maybe_sent = tx_taken > tx_mark && !refused_certificate;
                 let kind = if maybe_sent {
                     FailureKind::OutcomeUnknown
                 } else {
@@ -796,13 +897,20 @@ impl Client {
             }
             None => {}
         }
+        if handshaking {
+            self.connect_failures = self.connect_failures.saturating_add(1);
+            if self.connect_failures >= self.config.max_attempts {
+                self.connect_failures = 0;
+                self.fail_all(FailureKind::NotSent, &error);
+            }
+        }
         if fatal {
             self.fail_all(FailureKind::NotSent, &error);
         }
-        self.drop_connection(Some(error), now);
+        self.drop_connection(Some(error));
     }
 
-    fn drop_connection(&mut self, error: Option<Error>, _now: Instant) {
+    fn drop_connection(&mut self, error: Option<Error>) {
         if self.conn.take().is_some() {
             self.events.push_back(Event::ConnectionClosed { error });
         }
@@ -820,6 +928,13 @@ impl Client {
             ));
         }
     }
+}
+
+/// The most ciphertext `len` bytes of plaintext can become: per record of at most 16 KiB,
+/// a 5-byte header plus at most 27 bytes of nonce, tag and content type (TLS 1.2 AES-GCM
+/// needs 24, TLS 1.3 needs 17), rounded up to 32.
+fn ciphertext_bound(len: usize) -> usize {
+    len.saturating_add(len.div_ceil(16 * 1024).max(1).saturating_mul(32))
 }
 
 fn host_header(host: &str, port: u16) -> String {

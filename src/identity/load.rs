@@ -79,9 +79,10 @@ impl Source {
         match &self.base64 {
             Some(b64) if part == Part::Pkcs12 => {
                 use base64::Engine;
-                let compact: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+                let compact: Zeroizing<String> =
+                    Zeroizing::new(b64.chars().filter(|c| !c.is_ascii_whitespace()).collect());
                 base64::engine::general_purpose::STANDARD
-                    .decode(compact)
+                    .decode(compact.as_bytes())
                     .map(|b| Some((Zeroizing::new(b), Origin::Base64)))
                     .map_err(|_| IdentityError::Base64 { part })
             }

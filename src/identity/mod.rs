@@ -574,22 +574,14 @@ fn public_key_matches(
                     .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
                     .or(cert_curve);
                 sec1_matches(info.private_key, curve, cert_key)?
-            } else if let Some(public) = info.public_key {
-                if public == cert_key {
-                    KeyMatch::Match
-                } else {
-                    KeyMatch::Mismatch
-                }
             } else {
+                // Ed25519 and others: no derivation here, and a stored public key is only a
+                // claim. The handshake is the check (reported as a warning).
                 KeyMatch::Unknown
             }
         }
         _ => KeyMatch::Unknown,
     };
-    if matched == KeyMatch::Unknown {
-        return Ok(KeyMatch::Unknown);
-    }
-    // Same key type but a different algorithm in the certificate is also a mismatch.
     Ok(matched)
 }
 
@@ -615,15 +607,9 @@ fn sec1_matches(
 ) -> Result<KeyMatch, IdentityError> {
     let private =
         sec1::EcPrivateKey::from_der(sec1_der).map_err(|_| IdentityError::KeyUnparseable)?;
-    if let Some(public) = private.public_key {
-        return Ok(if public == cert_key {
-            KeyMatch::Match
-        } else {
-            KeyMatch::Mismatch
-        });
-    }
-    // No public key stored with the private scalar: derive it.
     let curve = private.parameters.and_then(|p| p.named_curve()).or(curve);
+    // Derive the public point from the private scalar: the public key stored beside it is
+    // only a claim, and a hand-edited file could pair it with another scalar.
     let derived: Option<Vec<u8>> = match curve {
         Some(c) if c == OID_P256 => {
             p256::SecretKey::from_slice(private.private_key)

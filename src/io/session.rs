@@ -166,7 +166,7 @@ impl<C: Connector, K: Clock> Session<C, K> {
                     }
                     Err(e) => {
                         self.last_transport_error = Some(e);
-                        self.client.transport_failed(self.clock.now());
+                        self.client.transport_failed();
                         break;
                     }
                 }

@@ -161,6 +161,9 @@ pub enum TlsError {
     InvalidTrustAnchor,
     /// Application data was offered after close.
     Closed,
+    /// The crypto provider got no random bytes: on bare metal, register an RNG with
+    /// `getrandom::register_custom_getrandom!`.
+    RandomUnavailable,
     /// rustls reported something this wrapper does not expect; a bug here, not in the peer.
     Internal,
 }
@@ -185,6 +188,7 @@ impl TlsError {
                 _ => CertificateProblem::Other,
             }),
             E::NoCertificatesPresented => TlsError::NoServerCertificate,
+            E::FailedToGetRandomBytes => TlsError::RandomUnavailable,
             E::PeerIncompatible(_) => TlsError::Incompatible,
             E::DecryptError => TlsError::DecryptFailed,
             E::PeerMisbehaved(_)
@@ -231,6 +235,9 @@ impl fmt::Display for TlsError {
             }
             TlsError::InvalidTrustAnchor => f.write_str("a CA certificate cannot be used as a trust anchor"),
             TlsError::Closed => f.write_str("the TLS connection is closed for sending"),
+            TlsError::RandomUnavailable => f.write_str(
+                "no random bytes from the host (bare metal: register an RNG with getrandom's custom feature)",
+            ),
             TlsError::Internal => f.write_str("internal TLS error (a bug in mtls-core)"),
         }
     }

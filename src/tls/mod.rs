@@ -50,7 +50,8 @@ pub struct TlsLimits {
     /// Decrypted bytes not yet consumed by the caller. When full, decryption pauses (records
     /// stay queued) until the caller consumes some.
     pub max_plaintext_in: usize,
-    /// Application data queued before the handshake completes.
+    /// Application data waiting to be encrypted (all of it while the handshake runs): the
+    /// largest request the client can send. Its ciphertext must also fit `max_outgoing`.
     pub max_plaintext_out: usize,
 }
 
@@ -243,6 +244,8 @@ pub struct TlsConnection {
     close_requested: bool,
     close_sent: bool,
     peer_closed: bool,
+    /// Decryption stopped because `plaintext_in` was full; consuming resumes it.
+    paused: bool,
     error: Option<TlsError>,
     events: heapless::Deque<TlsEvent, 4>,
     client_cert_asked: Arc<AtomicBool>,
@@ -298,6 +301,7 @@ impl TlsConnection {
             close_requested: false,
             close_sent: false,
             peer_closed: false,
+            paused: false,
             error: None,
             events: heapless::Deque::new(),
             client_cert_asked: asked,
@@ -373,10 +377,16 @@ impl TlsConnection {
         &self.plaintext_in
     }
 
-    /// Marks `n` bytes of [`TlsConnection::plaintext`] as consumed.
-    pub fn consume_plaintext(&mut self, n: usize) {
+    /// Marks `n` bytes of [`TlsConnection::plaintext`] as consumed. When decryption had
+    /// paused because the plaintext buffer was full, it resumes here, so more plaintext (or
+    /// an error found in the records waiting) may follow at once.
+    pub fn consume_plaintext(&mut self, n: usize) -> Result<(), TlsError> {
         let n = n.min(self.plaintext_in.len());
         self.plaintext_in.drain(..n);
+        if self.paused && self.error.is_none() {
+            self.process()?;
+        }
+        Ok(())
     }
 
     /// Ciphertext waiting to be written to the transport.
@@ -415,9 +425,13 @@ impl TlsConnection {
         self.phase == Phase::Handshaking
     }
 
-    /// True when application data can be sent and received.
+    /// True when application data can be sent and received: handshake done, no error, no
+    /// close from either side.
     pub fn is_open(&self) -> bool {
-        self.phase == Phase::Open && self.error.is_none() && !self.close_requested
+        self.phase == Phase::Open
+            && self.error.is_none()
+            && !self.close_requested
+            && !self.peer_closed
     }
 
     /// True once the server's close_notify has been received.
@@ -481,6 +495,7 @@ impl TlsConnection {
             close_requested,
             close_sent,
             peer_closed,
+            paused,
             events,
             client_cert_asked,
             ..
@@ -490,10 +505,13 @@ impl TlsConnection {
         let step = match state {
             Err(e) => Step::Failed(TlsError::from_rustls(&e)),
             Ok(ConnectionState::ReadTraffic(mut traffic)) => {
+                *paused = false;
                 let mut step = Step::Continue;
                 while let Some(len) = traffic.peek_len() {
                     if plaintext_in.len() + len.get() > limits.max_plaintext_in {
-                        // Backpressure: the records stay queued in rustls.
+                        // Backpressure: the records stay queued in rustls until the caller
+                        // consumes plaintext.
+                        *paused = true;
                         step = Step::NeedInput;
                         break;
                     }
@@ -535,7 +553,8 @@ impl TlsConnection {
                         break;
                     }
                 }
-                plaintext_out.clear();
+                // It may carry credentials or a token.
+                zeroize::Zeroize::zeroize(plaintext_out);
                 if *close_requested && !*close_sent && !matches!(step, Step::Failed(_)) {
                     match encode_into(outgoing, limits.max_outgoing, |buf| {
                         traffic.queue_close_notify(buf)

@@ -184,7 +184,9 @@ pub fn converse(
                     offset += taken;
                     out.client_received.extend_from_slice(client.plaintext());
                     let len = client.plaintext().len();
-                    client.consume_plaintext(len);
+                    if let Err(e) = client.consume_plaintext(len) {
+                        out.client_error = Some(e);
+                    }
                 }
                 Err(e) => out.client_error = Some(e),
             }

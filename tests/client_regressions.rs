@@ -1,0 +1,442 @@
+//! Regressions from the review of the client state machine: each test pins the fixed
+//! behaviour of one finding, driven with bytes and a fake clock against an in-memory rustls
+//! server (no sockets).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use common::*;
+use mtls_core::auth::Credentials;
+use mtls_core::time::Instant;
+use mtls_core::{ApiRequest, Client, ClientConfig, Error, Event};
+use rustls::version::TLS13;
+use rustls::ServerConnection;
+
+/// (method, path, body_len)
+type Seen = (String, String, usize);
+
+struct Srv {
+    tls: ServerConnection,
+    inbox: Vec<u8>,
+    seen: Vec<Seen>,
+    /// Called for each non-token request; writes the response itself.
+    respond: Box<dyn FnMut(&mut ServerConnection, &str)>,
+    mute: bool,
+}
+
+impl Srv {
+    fn new(pki: &TestServerPki) -> Srv {
+        let mut tls = ServerConnection::new(pki.server_config(&[&TLS13], true)).unwrap();
+        tls.set_buffer_limit(None);
+        Srv {
+            tls,
+            inbox: vec![],
+            seen: vec![],
+            mute: false,
+            respond: Box::new(|tls, path| {
+                let body = format!("{{\"path\":\"{path}\"}}");
+                write!(
+                    tls.writer(),
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{}",
+                    body.len(),
+                    body
+                )
+                .unwrap();
+            }),
+        }
+    }
+    fn receive(&mut self, mut bytes: &[u8]) {
+        let mut buf = [0u8; 4096];
+        while !bytes.is_empty() {
+            self.tls.read_tls(&mut bytes).unwrap();
+            if self.tls.process_new_packets().is_err() {
+                return;
+            }
+            while let Ok(n) = self.tls.reader().read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                self.inbox.extend_from_slice(&buf[..n]);
+            }
+        }
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; 16];
+            let mut req = httparse::Request::new(&mut headers);
+            let Ok(httparse::Status::Complete(head)) = req.parse(&self.inbox) else {
+                return;
+            };
+            let len: usize = req
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                .map_or(0, |h| {
+                    std::str::from_utf8(h.value).unwrap().parse().unwrap()
+                });
+            if self.inbox.len() < head + len {
+                return;
+            }
+            let method = req.method.unwrap().to_string();
+            let path = req.path.unwrap().to_string();
+            self.inbox.drain(..head + len);
+            self.seen.push((method, path.clone(), len));
+            if self.mute {
+                continue;
+            }
+            if path == "/v2.01/oauth/token" {
+                let body = r#"{"access_token":"tok","token_type":"Bearer","expires_in":3600}"#;
+                write!(
+                    self.tls.writer(),
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{}",
+                    body.len(),
+                    body
+                )
+                .unwrap();
+            } else {
+                (self.respond)(&mut self.tls, &path);
+            }
+        }
+    }
+    fn transmit(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        while self.tls.wants_write() {
+            self.tls.write_tls(&mut out).unwrap();
+        }
+        out
+    }
+}
+
+fn new_client(pki: &TestServerPki) -> Client {
+    let identity = identity_for_fixture(&pki.ca, "p256-sec1");
+    let config = ClientConfig::new(
+        "https://localhost",
+        Credentials::new("cid", "secret-api-key").unwrap(),
+        &identity,
+        pki.trust(),
+        wall_now(),
+    )
+    .unwrap();
+    Client::new(config)
+}
+
+/// Moves bytes until quiet; hands the server's output to the client in one slice and
+/// re-offers what was not taken (as io::drive does).
+fn pump(client: &mut Client, srv: &mut Srv, now: Instant) -> Vec<Event> {
+    let mut events = Vec::new();
+    let mut buf = vec![0u8; 1 << 20];
+    for _ in 0..200 {
+        let mut progressed = false;
+        loop {
+            let n = client.poll_transmit(&mut buf, now);
+            if n == 0 {
+                break;
+            }
+            srv.receive(&buf[..n]);
+            progressed = true;
+        }
+        let bytes = srv.transmit();
+        let mut offset = 0;
+        while offset < bytes.len() {
+            let taken = client.handle_input(&bytes[offset..], now);
+            if taken == 0 {
+                break;
+            }
+            offset += taken;
+            progressed = true;
+        }
+        while let Some(e) = client.poll_event() {
+            events.push(e);
+        }
+        if !progressed {
+            break;
+        }
+    }
+    events
+}
+
+fn outcomes(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Response(id, r) => {
+                Some(format!("{}:{}:{}", id.as_u64(), r.status, r.body.len()))
+            }
+            Event::Failed(id, f) => {
+                Some(format!("{}:failed:{:?}:{:?}", id.as_u64(), f.kind, f.error))
+            }
+            Event::ScaRequired { id, .. } => Some(format!("{}:sca", id.as_u64())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn connected_client(pki: &TestServerPki, srv: &mut Srv, t0: Instant) -> Client {
+    let mut client = new_client(pki);
+    client.send(ApiRequest::get("/v2.01/cid/warmup"), t0);
+    client.open_connection(t0).unwrap();
+    let ev = pump(&mut client, srv, t0);
+    assert_eq!(outcomes(&ev), vec!["0:200:28".to_string()]);
+    client
+}
+
+fn drain(client: &mut Client) -> Vec<Event> {
+    let mut events = vec![];
+    while let Some(e) = client.poll_event() {
+        events.push(e);
+    }
+    events
+}
+
+fn closed_with(events: &[Event]) -> Vec<Option<Error>> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ConnectionClosed { error } => Some(error.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A server that never answers the ClientHello: the handshake times out, the request is
+/// retried on new connections, and after `max_attempts` handshakes it fails.
+#[test]
+fn a_silent_handshake_times_out_and_ends_the_request() {
+    let pki = TestServerPki::new();
+    let mut client = new_client(&pki);
+    let mut t = Instant::from_secs(5);
+    let id = client.send(ApiRequest::get("/x"), t);
+    for attempt in 1..=3 {
+        assert!(client.wants_connection(), "attempt {attempt}");
+        client.open_connection(t).unwrap();
+        let mut buf = [0u8; 4096];
+        assert!(client.poll_transmit(&mut buf, t) > 0, "a ClientHello");
+        let deadline = client.poll_timeout().expect("a handshake deadline");
+        assert_eq!(deadline, t + Duration::from_secs(30));
+        client.handle_timeout(deadline);
+        t = deadline;
+        let events = drain(&mut client);
+        assert_eq!(closed_with(&events), vec![Some(Error::Timeout)]);
+        if attempt < 3 {
+            assert!(outcomes(&events).is_empty());
+        } else {
+            assert_eq!(
+                outcomes(&events),
+                vec![format!("{}:failed:NotSent:Timeout", id.as_u64())]
+            );
+        }
+    }
+    assert!(client.is_idle() && !client.wants_connection());
+}
+
+/// A body delimited by the connection closing, cut short by a FIN without close_notify:
+/// never delivered as a response.
+#[test]
+fn a_close_delimited_body_cut_by_truncation_is_not_a_response() {
+    let pki = TestServerPki::new();
+    let mut srv = Srv::new(&pki);
+    let t0 = Instant::from_secs(5);
+    let mut client = connected_client(&pki, &mut srv, t0);
+    srv.respond = Box::new(|tls, _| {
+        tls.writer()
+            .write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"Amount\":10")
+            .unwrap();
+    });
+    client.send(ApiRequest::post("/v2.01/cid/payins", b"{}".to_vec()), t0);
+    let mut events = pump(&mut client, &mut srv, t0);
+    client.handle_eof(t0);
+    events.extend(drain(&mut client));
+    assert_eq!(
+        outcomes(&events),
+        vec!["1:failed:OutcomeUnknown:Tls(Truncated { during_handshake: false })".to_string()]
+    );
+}
+
+/// A request whose ciphertext cannot fit the outgoing buffer is refused up front; the
+/// connection stays usable and the next request is answered.
+#[test]
+fn a_request_too_large_for_the_buffers_fails_alone() {
+    let pki = TestServerPki::new();
+    for body_len in [65_000, 65_347, 65_434, 65_536] {
+        let mut srv = Srv::new(&pki);
+        let t0 = Instant::from_secs(5);
+        let mut client = connected_client(&pki, &mut srv, t0);
+        client.send(
+            ApiRequest::post("/v2.01/cid/payins", vec![b'a'; body_len]),
+            t0,
+        );
+        client.send(ApiRequest::get("/v2.01/cid/users/1"), t0);
+        let events = pump(&mut client, &mut srv, t0);
+        let o = outcomes(&events);
+        assert_eq!(o.len(), 2, "{body_len}: {o:?}");
+        if body_len == 65_000 {
+            assert_eq!(o[0], "1:200:28", "{body_len}");
+        } else {
+            assert_eq!(o[0], "1:failed:NotSent:RequestTooLarge", "{body_len}");
+        }
+        assert_eq!(o[1], "2:200:29", "{body_len}");
+        assert!(client.is_connected() && client.is_idle());
+    }
+}
+
+/// After the server's close_notify the connection carries no new request: it goes on a new
+/// connection, not sent before.
+#[test]
+fn nothing_is_sent_after_the_servers_close_notify() {
+    let pki = TestServerPki::new();
+    let mut srv = Srv::new(&pki);
+    let t0 = Instant::from_secs(5);
+    let mut client = connected_client(&pki, &mut srv, t0);
+    srv.tls.send_close_notify();
+    let events = pump(&mut client, &mut srv, t0);
+    assert_eq!(closed_with(&events), vec![None], "an orderly close");
+    assert!(!client.is_connected());
+    client.send(ApiRequest::post("/v2.01/cid/payins", b"{}".to_vec()), t0);
+    assert!(client.wants_connection());
+    let mut srv2 = Srv::new(&pki);
+    client.open_connection(t0).unwrap();
+    let events = pump(&mut client, &mut srv2, t0);
+    assert_eq!(outcomes(&events), vec!["1:200:28".to_string()]);
+    assert_eq!(
+        srv.seen.len(),
+        2,
+        "the first server saw only the token and warm-up calls"
+    );
+}
+
+/// Replacing a connection while a POST is in flight decides the POST on the old connection:
+/// it may have been read, so it ends as outcome unknown and is never sent again.
+#[test]
+fn replacing_a_connection_never_resends_a_post() {
+    let pki = TestServerPki::new();
+    let mut srv = Srv::new(&pki);
+    let t0 = Instant::from_secs(5);
+    let mut client = connected_client(&pki, &mut srv, t0);
+    srv.mute = true;
+    client.send(
+        ApiRequest::post("/v2.01/cid/payins", b"{\"Amount\":100}".to_vec()),
+        t0,
+    );
+    let _ = pump(&mut client, &mut srv, t0);
+    assert_eq!(srv.seen.last().unwrap().1, "/v2.01/cid/payins");
+    client.open_connection(t0).unwrap();
+    let events = drain(&mut client);
+    assert_eq!(
+        outcomes(&events),
+        vec!["1:failed:OutcomeUnknown:ConnectionClosed".to_string()]
+    );
+    assert!(client.is_idle());
+}
+
+/// Large bodies handed over in one slice arrive whole: consuming plaintext resumes
+/// decryption that a full buffer paused.
+#[test]
+fn large_bodies_in_one_slice_never_stall() {
+    let pki = TestServerPki::new();
+    for size in (40_000..200_000).step_by(3_001) {
+        let mut srv = Srv::new(&pki);
+        let t0 = Instant::from_secs(5);
+        let mut client = connected_client(&pki, &mut srv, t0);
+        srv.respond = Box::new(move |tls, _| {
+            write!(
+                tls.writer(),
+                "HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n"
+            )
+            .unwrap();
+            tls.writer().write_all(&vec![b'x'; size]).unwrap();
+        });
+        client.send(ApiRequest::get("/v2.01/cid/big"), t0);
+        let events = pump(&mut client, &mut srv, t0);
+        assert_eq!(outcomes(&events), vec![format!("1:200:{size}")]);
+    }
+}
+
+/// Bytes after a complete response answer nothing we asked: the response is delivered,
+/// the connection dropped, and the extra bytes never become the next request's response.
+#[test]
+fn bytes_after_a_response_never_answer_the_next_request() {
+    let pki = TestServerPki::new();
+    let mut srv = Srv::new(&pki);
+    let t0 = Instant::from_secs(5);
+    let mut client = connected_client(&pki, &mut srv, t0);
+    srv.respond = Box::new(|tls, _| {
+        tls.writer()
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiHTTP/1.1 201 Created\r\nContent-Length: 5\r\n\r\nSMUGG")
+            .unwrap();
+    });
+    client.send(ApiRequest::get("/v2.01/cid/users/1"), t0);
+    let events = pump(&mut client, &mut srv, t0);
+    assert_eq!(outcomes(&events), vec!["1:200:2".to_string()]);
+    assert_eq!(closed_with(&events), vec![Some(Error::UnsolicitedData)]);
+    assert!(!client.is_connected());
+}
+
+/// A TLS 1.3 server that refuses the client certificate read no request: not sent.
+#[test]
+fn a_refused_certificate_means_not_sent() {
+    let pki = TestServerPki::new();
+    let other = TestServerPki::named("someone else's CA");
+    let identity = identity_for_fixture(&other.ca, "p256-sec1");
+    let mut config = ClientConfig::new(
+        "https://localhost",
+        Credentials::new("c", "k").unwrap(),
+        &identity,
+        pki.trust(),
+        wall_now(),
+    )
+    .unwrap();
+    config.auth = mtls_core::client::AuthMode::CertificateOnly;
+    let mut client = Client::new(config);
+    let mut srv = Srv::new(&pki);
+    let t0 = Instant::from_secs(5);
+    client.send(ApiRequest::post("/v2.01/cid/payins", b"{}".to_vec()), t0);
+    client.open_connection(t0).unwrap();
+    let events = pump(&mut client, &mut srv, t0);
+    assert!(srv.seen.is_empty());
+    assert_eq!(
+        outcomes(&events),
+        vec!["0:failed:NotSent:Tls(AlertReceived(Alert(unknown_ca)))".to_string()]
+    );
+}
+
+/// A transport that fails under a request in flight ends it (outcome unknown: it was
+/// written) without a retry.
+#[test]
+fn transport_failure_ends_the_request_in_flight() {
+    let pki = TestServerPki::new();
+    let mut srv = Srv::new(&pki);
+    let t0 = Instant::from_secs(5);
+    let mut client = connected_client(&pki, &mut srv, t0);
+    srv.mute = true;
+    client.send(ApiRequest::get("/v2.01/cid/users/9"), t0);
+    client.send(ApiRequest::get("/v2.01/cid/users/10"), t0);
+    let _ = pump(&mut client, &mut srv, t0);
+    client.transport_failed();
+    let events = drain(&mut client);
+    assert_eq!(
+        outcomes(&events),
+        vec![
+            "1:failed:OutcomeUnknown:Transport".to_string(),
+            "2:failed:NotSent:Transport".to_string()
+        ]
+    );
+    assert!(client.is_idle() && client.poll_timeout().is_none());
+}
+
+/// The client owns `Authorization` when it holds a token.
+#[test]
+fn a_caller_authorization_header_is_refused() {
+    let pki = TestServerPki::new();
+    let mut srv = Srv::new(&pki);
+    let t0 = Instant::from_secs(5);
+    let mut client = connected_client(&pki, &mut srv, t0);
+    client.send(
+        ApiRequest::get("/v2.01/cid/users/1").header("authorization", "Basic c3Rvb2w="),
+        t0,
+    );
+    let events = pump(&mut client, &mut srv, t0);
+    assert_eq!(
+        outcomes(&events),
+        vec!["1:failed:NotSent:Http(Local(ReservedHeader { index: 0 }))".to_string()]
+    );
+}

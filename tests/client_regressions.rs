@@ -17,12 +17,15 @@ use rustls::ServerConnection;
 /// (method, path, body_len)
 type Seen = (String, String, usize);
 
+/// Writes the answer to one request (by path) into the server's TLS writer.
+type Responder = Box<dyn FnMut(&mut ServerConnection, &str)>;
+
 struct Srv {
     tls: ServerConnection,
     inbox: Vec<u8>,
     seen: Vec<Seen>,
     /// Called for each non-token request; writes the response itself.
-    respond: Box<dyn FnMut(&mut ServerConnection, &str)>,
+    respond: Responder,
     mute: bool,
 }
 

@@ -19,6 +19,15 @@
 //! when that is safe: not yet sent, or idempotent (GET, HEAD, PUT, DELETE, OPTIONS, or any
 //! request carrying an `Idempotency-Key`).
 //!
+//! # Connections
+//! One request is on the wire at a time (no pipelining). A connection is reused until the
+//! server says `Connection: close`, sends close_notify, sends bytes nobody asked for, or
+//! breaks; then [`Client::wants_connection`] asks for a new one. A handshake and each
+//! request get [`ClientConfig::request_timeout`]; after `max_attempts` connections in a
+//! row fail before their handshake completes, the queued requests fail. A transport that
+//! ends without close_notify is a truncation: a body delimited by the end of the connection
+//! is then never delivered.
+//!
 //! # Tokens
 //! Before the first API request on a connection, the client takes a token from the shared
 //! [`SharedTokenCache`]; when there is none (or it is due for refresh) it sends the token

@@ -143,6 +143,23 @@ fn encrypted_pkcs8_keys_need_the_right_passphrase() {
     assert_eq!(identity.info().key_algorithm, KeyAlgorithm::EcdsaP256);
 }
 
+/// The cost parameters come from the file and are paid before the passphrase is checked:
+/// a key asking for too much work is refused at once (the fuzz regressions replay scrypt
+/// asking for 64 TiB).
+#[test]
+fn an_encrypted_key_asking_for_too_much_work_is_refused() {
+    let ca = TestCa::new("identity test CA").unwrap();
+    let issued = client_cert_for_fixture(&ca, "p256-pkcs8");
+    let err = Identity::from_encrypted_pem(
+        issued.cert_pem.as_bytes(),
+        &fixture("p256-encrypted-costly.pem"),
+        b"correct-horse",
+    )
+    .unwrap_err();
+    // Only the check made before derivation returns this error.
+    assert_eq!(err, IdentityError::KeyDerivationTooCostly);
+}
+
 #[test]
 fn legacy_encrypted_pem_is_refused_with_the_conversion_command() {
     let ca = TestCa::new("identity test CA").unwrap();

@@ -67,6 +67,9 @@ pub enum IdentityError {
     WrongPassphrase,
     /// OpenSSL's legacy encrypted PEM (`Proc-Type: 4,ENCRYPTED`), not supported.
     LegacyEncryptedKey,
+    /// The encrypted key asks for more key-derivation work than allowed
+    /// ([`super::MAX_PBKDF2_ITERATIONS`], [`super::MAX_SCRYPT_MEMORY`]).
+    KeyDerivationTooCostly,
     /// The certificate is past its `notAfter` date.
     Expired {
         /// `notAfter`, seconds since the Unix epoch.
@@ -143,6 +146,9 @@ impl fmt::Display for IdentityError {
             }
             IdentityError::LegacyEncryptedKey => f.write_str(
                 "legacy encrypted PEM keys are not supported; convert with `openssl pkcs8 -topk8 -v2 aes256 -in old.key -out new.key`",
+            ),
+            IdentityError::KeyDerivationTooCostly => f.write_str(
+                "the encrypted key asks for more key-derivation work than allowed (re-encrypt it with `openssl pkcs8 -topk8 -v2 aes256`)",
             ),
             IdentityError::Expired { not_after } => {
                 write!(f, "the client certificate expired on {}", Date(*not_after))

@@ -525,10 +525,42 @@ fn decrypt_pkcs8_pem(
     }
     let info = pkcs8::EncryptedPrivateKeyInfo::from_der(doc.as_bytes())
         .map_err(|_| IdentityError::Pem { part })?;
+    check_key_derivation_cost(&info.encryption_algorithm)?;
     let secret = info
         .decrypt(passphrase)
         .map_err(|_| IdentityError::WrongPassphrase)?;
     Ok(PrivatePkcs8KeyDer::from(secret.as_bytes().to_vec()).into())
+}
+
+/// Most PBKDF2 iterations an encrypted key may ask for (OpenSSL writes 2,048).
+pub const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+/// Most memory scrypt may need, `128 * r * N * p` bytes (OpenSSL's default: 16 MiB).
+pub const MAX_SCRYPT_MEMORY: u64 = 256 * 1024 * 1024;
+
+/// The key-derivation parameters come from the file, before the passphrase is checked: a
+/// crafted file could ask for hours of PBKDF2 or terabytes of scrypt memory.
+fn check_key_derivation_cost(
+    scheme: &pkcs8::pkcs5::EncryptionScheme<'_>,
+) -> Result<(), IdentityError> {
+    use pkcs8::pkcs5::pbes2::Kdf;
+    // PBES1 counts iterations in a u16: bounded by its type.
+    let Some(params) = scheme.pbes2() else {
+        return Ok(());
+    };
+    let affordable = match &params.kdf {
+        Kdf::Pbkdf2(p) => p.iteration_count <= MAX_PBKDF2_ITERATIONS,
+        Kdf::Scrypt(p) => 128u64
+            .checked_mul(u64::from(p.block_size))
+            .and_then(|m| m.checked_mul(p.cost_parameter))
+            .and_then(|m| m.checked_mul(u64::from(p.parallelization)))
+            .is_some_and(|m| m <= MAX_SCRYPT_MEMORY),
+        _ => true,
+    };
+    if affordable {
+        Ok(())
+    } else {
+        Err(IdentityError::KeyDerivationTooCostly)
+    }
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -419,3 +419,31 @@ fn nothing_secret_reaches_debug_output() {
         "a bearer value leaked"
     );
 }
+
+/// A kept-alive connection the server closed while idle (its keep-alive timeout) is noticed
+/// before the next request is written: a POST goes to a new connection and succeeds instead
+/// of ending "outcome unknown".
+#[test]
+fn an_idle_connection_the_server_closed_is_not_used_for_the_next_post() {
+    let sandbox = sandbox();
+    sandbox.knobs().set_idle_timeout_ms(100);
+    let mut client = client(&sandbox);
+    assert_eq!(
+        client
+            .request(ApiRequest::get(&user_path(&sandbox, 1)))
+            .unwrap()
+            .status,
+        200
+    );
+    // Bounded wait until the sandbox has closed the idle connection.
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let post = ApiRequest::post(&user_path(&sandbox, 2), b"{\"Tag\":\"after idle\"}".to_vec());
+    assert_eq!(client.request(post).unwrap().status, 200);
+    assert_eq!(client.connections(), 2);
+    let posts = sandbox
+        .request_log()
+        .iter()
+        .filter(|r| r.method == "POST" && r.target.contains("/users/"))
+        .count();
+    assert_eq!(posts, 1, "the POST was written once");
+}

@@ -398,6 +398,15 @@ impl Client {
         self.connection_failed(Error::Transport, true);
     }
 
+    /// The host found its idle transport closed by the server (or otherwise unusable)
+    /// before writing anything new to it: the connection is dropped, and a request whose
+    /// bytes the host has not taken goes to a new connection as not sent.
+    pub fn discard_connection(&mut self) {
+        if self.conn.is_some() {
+            self.connection_failed(Error::ConnectionClosed, false);
+        }
+    }
+
     /// Feeds bytes read from the transport. Returns how many were taken (all, unless the
     /// connection is backpressured or gone; offer the rest again after draining events).
     pub fn handle_input(&mut self, data: &[u8], now: Instant) -> usize {

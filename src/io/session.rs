@@ -32,6 +32,15 @@ pub trait Connector {
 
     /// The wall-clock time, for checking the server's certificate on each connection.
     fn wall_clock(&self) -> UnixTime;
+
+    /// Whether an idle, kept-alive transport is already unusable: the server closed it or
+    /// sent something unasked while idle. Checked, without blocking, before a new request
+    /// is written, so that the request goes to a fresh connection as not sent instead of
+    /// ending "outcome unknown". The default cannot tell and says no.
+    fn is_stale(&mut self, transport: &mut Self::Transport) -> bool {
+        let _ = transport;
+        false
+    }
 }
 
 /// How one request ended.
@@ -131,6 +140,12 @@ impl<C: Connector, K: Clock> Session<C, K> {
     pub fn request_all(&mut self, requests: Vec<ApiRequest>) -> Vec<Outcome> {
         let now = self.clock.now();
         self.last_transport_error = None;
+        if let Some(transport) = self.transport.as_mut() {
+            if self.connector.is_stale(transport) {
+                self.client.discard_connection();
+                self.transport = None;
+            }
+        }
         let ids: Vec<RequestId> = requests
             .into_iter()
             .map(|r| self.client.send(r, now))

@@ -172,6 +172,20 @@ impl Connector for TcpConnector {
     fn wall_clock(&self) -> UnixTime {
         wall_clock_now()
     }
+
+    /// A non-blocking peek: end of stream, bytes nobody asked for (on an idle connection,
+    /// typically the server's close_notify) or an error all mean stale.
+    fn is_stale(&mut self, transport: &mut TcpTransport) -> bool {
+        let socket = &transport.0;
+        if socket.set_nonblocking(true).is_err() {
+            return true;
+        }
+        let mut byte = [0u8; 1];
+        let stale =
+            !matches!(socket.peek(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+        // Back to blocking reads bounded by timeouts; a socket that refuses is unusable.
+        socket.set_nonblocking(false).is_err() || stale
+    }
 }
 
 /// A blocking mTLS API client over TCP: one kept-alive connection, reconnects when the

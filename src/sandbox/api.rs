@@ -71,6 +71,7 @@ pub(super) struct KnobValues {
     pub close_before_response_count: u32,
     pub token_response_override: Option<(u16, String)>,
     pub require_client_cert: bool,
+    pub idle_timeout_ms: u64,
 }
 
 /// Mutable server state, behind one mutex.

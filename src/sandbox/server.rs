@@ -28,8 +28,6 @@ use super::{random_hex, IssueSpec, Issued, SandboxError, TestCa};
 
 /// How often blocked threads wake up to check for shutdown.
 const POLL: Duration = Duration::from_millis(25);
-/// A connection that sends nothing for this long is closed.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// A handshake that has not finished after this long is abandoned.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A write that makes no progress for this long fails.
@@ -91,6 +89,9 @@ pub struct SandboxConfig {
     /// Whether the server requires a client certificate from its CA (default `true`). With
     /// `false` it never asks for one, like a server that is not enforcing mTLS.
     pub require_client_cert: bool,
+    /// A kept-alive connection idle this long is closed with close_notify, as nginx's
+    /// `keepalive_timeout` does (default 30 s).
+    pub idle_timeout_ms: u64,
 }
 
 impl Default for SandboxConfig {
@@ -108,6 +109,7 @@ impl Default for SandboxConfig {
             close_before_response_count: 0,
             token_response_override: None,
             require_client_cert: true,
+            idle_timeout_ms: 30_000,
         }
     }
 }
@@ -130,6 +132,7 @@ impl core::fmt::Debug for SandboxConfig {
             )
             .field("token_response_override", &self.token_response_override)
             .field("require_client_cert", &self.require_client_cert)
+            .field("idle_timeout_ms", &self.idle_timeout_ms)
             .finish()
     }
 }
@@ -257,6 +260,7 @@ impl Sandbox {
             close_before_response_count: config.close_before_response_count,
             token_response_override: config.token_response_override,
             require_client_cert: config.require_client_cert,
+            idle_timeout_ms: config.idle_timeout_ms,
         };
 
         // Blocking accept (no poll delay on new connections); `shutdown` wakes it with a
@@ -524,6 +528,11 @@ impl Knobs {
         self.with(|s| s.knobs.require_client_cert = on);
     }
 
+    /// Closes kept-alive connections (with close_notify) after `ms` without a request.
+    pub fn set_idle_timeout_ms(&self, ms: u64) {
+        self.with(|s| s.knobs.idle_timeout_ms = ms);
+    }
+
     /// Forgets every token issued so far: the next API request with any of them gets `401`.
     pub fn revoke_all_tokens(&self) {
         self.with(State::clear_tokens);
@@ -651,12 +660,12 @@ impl Conn {
             if peer_closed {
                 return self.close(true);
             }
-            let limit = if self.established {
-                IDLE_TIMEOUT
-            } else {
-                HANDSHAKE_TIMEOUT
-            };
-            if last_activity.elapsed() > limit {
+            if self.established {
+                let idle = Duration::from_millis(lock(&self.shared.state).knobs.idle_timeout_ms);
+                if last_activity.elapsed() > idle {
+                    return self.close(true);
+                }
+            } else if last_activity.elapsed() > HANDSHAKE_TIMEOUT {
                 return self.close(false);
             }
             match self.tls.read_tls(&mut self.tcp) {

@@ -437,7 +437,10 @@ fn an_idle_connection_the_server_closed_is_not_used_for_the_next_post() {
     );
     // Bounded wait until the sandbox has closed the idle connection.
     std::thread::sleep(std::time::Duration::from_millis(400));
-    let post = ApiRequest::post(&user_path(&sandbox, 2), b"{\"Tag\":\"after idle\"}".to_vec());
+    let post = ApiRequest::post(
+        &user_path(&sandbox, 2),
+        b"{\"Tag\":\"after idle\"}".to_vec(),
+    );
     assert_eq!(client.request(post).unwrap().status, 200);
     assert_eq!(client.connections(), 2);
     let posts = sandbox

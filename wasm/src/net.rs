@@ -183,6 +183,11 @@ impl TcpStream {
     pub fn set_read_timeout(&mut self, left: Option<Duration>) {
         self.read_timeout = left.map_or(self.io_timeout, |l| l.min(self.io_timeout));
     }
+
+    /// True when a read would not block (data or end of stream); does not wait.
+    pub fn input_ready(&self) -> bool {
+        self.input.subscribe().ready()
+    }
 }
 
 fn connect_one(

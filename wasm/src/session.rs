@@ -88,6 +88,12 @@ impl Connector for WasiConnector {
     fn wall_clock(&self) -> UnixTime {
         wall_clock_now()
     }
+
+    /// On an idle connection, anything to read (the server's close_notify, end of stream)
+    /// means it is no longer fit for a request.
+    fn is_stale(&mut self, transport: &mut TcpStream) -> bool {
+        transport.input_ready()
+    }
 }
 
 /// One client, its connection and its token cache: the core's session over wasi:sockets,

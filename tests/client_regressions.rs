@@ -4,110 +4,21 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::time::Duration;
 
+use common::fake_api::{pump, respond_json, FakeApi, Responder, Seen};
 use common::*;
 use mtls_core::auth::Credentials;
 use mtls_core::time::Instant;
 use mtls_core::{ApiRequest, Client, ClientConfig, Error, Event};
-use rustls::version::TLS13;
-use rustls::ServerConnection;
 
-/// (method, path, body_len)
-type Seen = (String, String, usize);
-
-/// Writes the answer to one request (by path) into the server's TLS writer.
-type Responder = Box<dyn FnMut(&mut ServerConnection, &str)>;
-
-struct Srv {
-    tls: ServerConnection,
-    inbox: Vec<u8>,
-    seen: Vec<Seen>,
-    /// Called for each non-token request; writes the response itself.
-    respond: Responder,
-    mute: bool,
-}
-
-impl Srv {
-    fn new(pki: &TestServerPki) -> Srv {
-        let mut tls = ServerConnection::new(pki.server_config(&[&TLS13], true)).unwrap();
-        tls.set_buffer_limit(None);
-        Srv {
-            tls,
-            inbox: vec![],
-            seen: vec![],
-            mute: false,
-            respond: Box::new(|tls, path| {
-                let body = format!("{{\"path\":\"{path}\"}}");
-                write!(
-                    tls.writer(),
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{}",
-                    body.len(),
-                    body
-                )
-                .unwrap();
-            }),
-        }
-    }
-    fn receive(&mut self, mut bytes: &[u8]) {
-        let mut buf = [0u8; 4096];
-        while !bytes.is_empty() {
-            self.tls.read_tls(&mut bytes).unwrap();
-            if self.tls.process_new_packets().is_err() {
-                return;
-            }
-            while let Ok(n) = self.tls.reader().read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                self.inbox.extend_from_slice(&buf[..n]);
-            }
-        }
-        loop {
-            let mut headers = [httparse::EMPTY_HEADER; 16];
-            let mut req = httparse::Request::new(&mut headers);
-            let Ok(httparse::Status::Complete(head)) = req.parse(&self.inbox) else {
-                return;
-            };
-            let len: usize = req
-                .headers
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-                .map_or(0, |h| {
-                    std::str::from_utf8(h.value).unwrap().parse().unwrap()
-                });
-            if self.inbox.len() < head + len {
-                return;
-            }
-            let method = req.method.unwrap().to_string();
-            let path = req.path.unwrap().to_string();
-            self.inbox.drain(..head + len);
-            self.seen.push((method, path.clone(), len));
-            if self.mute {
-                continue;
-            }
-            if path == "/v2.01/oauth/token" {
-                let body = r#"{"access_token":"tok","token_type":"Bearer","expires_in":3600}"#;
-                write!(
-                    self.tls.writer(),
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{}",
-                    body.len(),
-                    body
-                )
-                .unwrap();
-            } else {
-                (self.respond)(&mut self.tls, &path);
-            }
-        }
-    }
-    fn transmit(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        while self.tls.wants_write() {
-            self.tls.write_tls(&mut out).unwrap();
-        }
-        out
-    }
+/// The in-memory API, answering `GET /x` with `{"path":"/x"}`.
+fn new_api(pki: &TestServerPki) -> FakeApi {
+    let respond: Responder = Box::new(|tls, seen| {
+        respond_json(tls, &format!(r#"{{"path":"{}"}}"#, seen.path));
+    });
+    FakeApi::with_responder(pki, respond)
 }
 
 fn new_client(pki: &TestServerPki) -> Client {
@@ -121,41 +32,6 @@ fn new_client(pki: &TestServerPki) -> Client {
     )
     .unwrap();
     Client::new(config)
-}
-
-/// Moves bytes until quiet; hands the server's output to the client in one slice and
-/// re-offers what was not taken (as io::drive does).
-fn pump(client: &mut Client, srv: &mut Srv, now: Instant) -> Vec<Event> {
-    let mut events = Vec::new();
-    let mut buf = vec![0u8; 1 << 20];
-    for _ in 0..200 {
-        let mut progressed = false;
-        loop {
-            let n = client.poll_transmit(&mut buf, now);
-            if n == 0 {
-                break;
-            }
-            srv.receive(&buf[..n]);
-            progressed = true;
-        }
-        let bytes = srv.transmit();
-        let mut offset = 0;
-        while offset < bytes.len() {
-            let taken = client.handle_input(&bytes[offset..], now);
-            if taken == 0 {
-                break;
-            }
-            offset += taken;
-            progressed = true;
-        }
-        while let Some(e) = client.poll_event() {
-            events.push(e);
-        }
-        if !progressed {
-            break;
-        }
-    }
-    events
 }
 
 fn outcomes(events: &[Event]) -> Vec<String> {
@@ -174,11 +50,11 @@ fn outcomes(events: &[Event]) -> Vec<String> {
         .collect()
 }
 
-fn connected_client(pki: &TestServerPki, srv: &mut Srv, t0: Instant) -> Client {
+fn connected_client(pki: &TestServerPki, srv: &mut FakeApi, t0: Instant) -> Client {
     let mut client = new_client(pki);
     client.send(ApiRequest::get("/v2.01/cid/warmup"), t0);
     client.open_connection(t0).unwrap();
-    let ev = pump(&mut client, srv, t0);
+    let ev = pump(&mut client, srv, t0, usize::MAX);
     assert_eq!(outcomes(&ev), vec!["0:200:28".to_string()]);
     client
 }
@@ -237,16 +113,16 @@ fn a_silent_handshake_times_out_and_ends_the_request() {
 #[test]
 fn a_close_delimited_body_cut_by_truncation_is_not_a_response() {
     let pki = TestServerPki::new();
-    let mut srv = Srv::new(&pki);
+    let mut srv = new_api(&pki);
     let t0 = Instant::from_secs(5);
     let mut client = connected_client(&pki, &mut srv, t0);
-    srv.respond = Box::new(|tls, _| {
+    srv.respond = Box::new(|tls, _: &Seen| {
         tls.writer()
             .write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"Amount\":10")
             .unwrap();
     });
     client.send(ApiRequest::post("/v2.01/cid/payins", b"{}".to_vec()), t0);
-    let mut events = pump(&mut client, &mut srv, t0);
+    let mut events = pump(&mut client, &mut srv, t0, usize::MAX);
     client.handle_eof(t0);
     events.extend(drain(&mut client));
     assert_eq!(
@@ -261,7 +137,7 @@ fn a_close_delimited_body_cut_by_truncation_is_not_a_response() {
 fn a_request_too_large_for_the_buffers_fails_alone() {
     let pki = TestServerPki::new();
     for body_len in [65_000, 65_347, 65_434, 65_536] {
-        let mut srv = Srv::new(&pki);
+        let mut srv = new_api(&pki);
         let t0 = Instant::from_secs(5);
         let mut client = connected_client(&pki, &mut srv, t0);
         client.send(
@@ -269,7 +145,7 @@ fn a_request_too_large_for_the_buffers_fails_alone() {
             t0,
         );
         client.send(ApiRequest::get("/v2.01/cid/users/1"), t0);
-        let events = pump(&mut client, &mut srv, t0);
+        let events = pump(&mut client, &mut srv, t0, usize::MAX);
         let o = outcomes(&events);
         assert_eq!(o.len(), 2, "{body_len}: {o:?}");
         if body_len == 65_000 {
@@ -287,18 +163,18 @@ fn a_request_too_large_for_the_buffers_fails_alone() {
 #[test]
 fn nothing_is_sent_after_the_servers_close_notify() {
     let pki = TestServerPki::new();
-    let mut srv = Srv::new(&pki);
+    let mut srv = new_api(&pki);
     let t0 = Instant::from_secs(5);
     let mut client = connected_client(&pki, &mut srv, t0);
     srv.tls.send_close_notify();
-    let events = pump(&mut client, &mut srv, t0);
+    let events = pump(&mut client, &mut srv, t0, usize::MAX);
     assert_eq!(closed_with(&events), vec![None], "an orderly close");
     assert!(!client.is_connected());
     client.send(ApiRequest::post("/v2.01/cid/payins", b"{}".to_vec()), t0);
     assert!(client.wants_connection());
-    let mut srv2 = Srv::new(&pki);
+    let mut srv2 = new_api(&pki);
     client.open_connection(t0).unwrap();
-    let events = pump(&mut client, &mut srv2, t0);
+    let events = pump(&mut client, &mut srv2, t0, usize::MAX);
     assert_eq!(outcomes(&events), vec!["1:200:28".to_string()]);
     assert_eq!(
         srv.seen.len(),
@@ -312,7 +188,7 @@ fn nothing_is_sent_after_the_servers_close_notify() {
 #[test]
 fn replacing_a_connection_never_resends_a_post() {
     let pki = TestServerPki::new();
-    let mut srv = Srv::new(&pki);
+    let mut srv = new_api(&pki);
     let t0 = Instant::from_secs(5);
     let mut client = connected_client(&pki, &mut srv, t0);
     srv.mute = true;
@@ -320,8 +196,8 @@ fn replacing_a_connection_never_resends_a_post() {
         ApiRequest::post("/v2.01/cid/payins", b"{\"Amount\":100}".to_vec()),
         t0,
     );
-    let _ = pump(&mut client, &mut srv, t0);
-    assert_eq!(srv.seen.last().unwrap().1, "/v2.01/cid/payins");
+    let _ = pump(&mut client, &mut srv, t0, usize::MAX);
+    assert_eq!(srv.seen.last().unwrap().path, "/v2.01/cid/payins");
     client.open_connection(t0).unwrap();
     let events = drain(&mut client);
     assert_eq!(
@@ -337,10 +213,10 @@ fn replacing_a_connection_never_resends_a_post() {
 fn large_bodies_in_one_slice_never_stall() {
     let pki = TestServerPki::new();
     for size in (40_000..200_000).step_by(3_001) {
-        let mut srv = Srv::new(&pki);
+        let mut srv = new_api(&pki);
         let t0 = Instant::from_secs(5);
         let mut client = connected_client(&pki, &mut srv, t0);
-        srv.respond = Box::new(move |tls, _| {
+        srv.respond = Box::new(move |tls, _: &Seen| {
             write!(
                 tls.writer(),
                 "HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n"
@@ -349,7 +225,7 @@ fn large_bodies_in_one_slice_never_stall() {
             tls.writer().write_all(&vec![b'x'; size]).unwrap();
         });
         client.send(ApiRequest::get("/v2.01/cid/big"), t0);
-        let events = pump(&mut client, &mut srv, t0);
+        let events = pump(&mut client, &mut srv, t0, usize::MAX);
         assert_eq!(outcomes(&events), vec![format!("1:200:{size}")]);
     }
 }
@@ -359,16 +235,16 @@ fn large_bodies_in_one_slice_never_stall() {
 #[test]
 fn bytes_after_a_response_never_answer_the_next_request() {
     let pki = TestServerPki::new();
-    let mut srv = Srv::new(&pki);
+    let mut srv = new_api(&pki);
     let t0 = Instant::from_secs(5);
     let mut client = connected_client(&pki, &mut srv, t0);
-    srv.respond = Box::new(|tls, _| {
+    srv.respond = Box::new(|tls, _: &Seen| {
         tls.writer()
             .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiHTTP/1.1 201 Created\r\nContent-Length: 5\r\n\r\nSMUGG")
             .unwrap();
     });
     client.send(ApiRequest::get("/v2.01/cid/users/1"), t0);
-    let events = pump(&mut client, &mut srv, t0);
+    let events = pump(&mut client, &mut srv, t0, usize::MAX);
     assert_eq!(outcomes(&events), vec!["1:200:2".to_string()]);
     assert_eq!(closed_with(&events), vec![Some(Error::UnsolicitedData)]);
     assert!(!client.is_connected());
@@ -390,11 +266,11 @@ fn a_refused_certificate_means_not_sent() {
     .unwrap();
     config.auth = mtls_core::client::AuthMode::CertificateOnly;
     let mut client = Client::new(config);
-    let mut srv = Srv::new(&pki);
+    let mut srv = new_api(&pki);
     let t0 = Instant::from_secs(5);
     client.send(ApiRequest::post("/v2.01/cid/payins", b"{}".to_vec()), t0);
     client.open_connection(t0).unwrap();
-    let events = pump(&mut client, &mut srv, t0);
+    let events = pump(&mut client, &mut srv, t0, usize::MAX);
     assert!(srv.seen.is_empty());
     assert_eq!(
         outcomes(&events),
@@ -407,13 +283,13 @@ fn a_refused_certificate_means_not_sent() {
 #[test]
 fn transport_failure_ends_the_request_in_flight() {
     let pki = TestServerPki::new();
-    let mut srv = Srv::new(&pki);
+    let mut srv = new_api(&pki);
     let t0 = Instant::from_secs(5);
     let mut client = connected_client(&pki, &mut srv, t0);
     srv.mute = true;
     client.send(ApiRequest::get("/v2.01/cid/users/9"), t0);
     client.send(ApiRequest::get("/v2.01/cid/users/10"), t0);
-    let _ = pump(&mut client, &mut srv, t0);
+    let _ = pump(&mut client, &mut srv, t0, usize::MAX);
     client.transport_failed();
     let events = drain(&mut client);
     assert_eq!(
@@ -430,14 +306,14 @@ fn transport_failure_ends_the_request_in_flight() {
 #[test]
 fn a_caller_authorization_header_is_refused() {
     let pki = TestServerPki::new();
-    let mut srv = Srv::new(&pki);
+    let mut srv = new_api(&pki);
     let t0 = Instant::from_secs(5);
     let mut client = connected_client(&pki, &mut srv, t0);
     client.send(
         ApiRequest::get("/v2.01/cid/users/1").header("authorization", "Basic c3Rvb2w="),
         t0,
     );
-    let events = pump(&mut client, &mut srv, t0);
+    let events = pump(&mut client, &mut srv, t0, usize::MAX);
     assert_eq!(
         outcomes(&events),
         vec!["1:failed:NotSent:Http(Local(ReservedHeader { index: 0 }))".to_string()]

@@ -5,106 +5,11 @@ mod common;
 
 use std::time::Duration;
 
+use common::fake_api::{pump, FakeApi};
 use common::*;
 use mtls_core::auth::Credentials;
 use mtls_core::time::Instant;
 use mtls_core::{ApiRequest, Client, ClientConfig, Error, Event, FailureKind};
-use rustls::version::TLS13;
-use rustls::ServerConnection;
-
-/// What the fake API saw: method, path, Authorization.
-type Seen = (String, String, String);
-
-struct FakeApi {
-    tls: ServerConnection,
-    inbox: Vec<u8>,
-    tokens_issued: u32,
-    expires_in: u64,
-    seen: Vec<Seen>,
-    /// When true, requests are read but never answered.
-    mute: bool,
-}
-
-impl FakeApi {
-    fn new(pki: &TestServerPki) -> FakeApi {
-        let mut tls = ServerConnection::new(pki.server_config(&[&TLS13], true)).unwrap();
-        tls.set_buffer_limit(None); // the big response is written in one go
-        FakeApi {
-            tls,
-            inbox: Vec::new(),
-            tokens_issued: 0,
-            expires_in: 60,
-            seen: Vec::new(),
-            mute: false,
-        }
-    }
-
-    fn receive(&mut self, mut bytes: &[u8]) {
-        use std::io::{Read, Write};
-        while !bytes.is_empty() {
-            self.tls.read_tls(&mut bytes).unwrap();
-            self.tls.process_new_packets().unwrap();
-        }
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = self.tls.reader().read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            self.inbox.extend_from_slice(&buf[..n]);
-        }
-        loop {
-            let mut headers = [httparse::EMPTY_HEADER; 16];
-            let mut req = httparse::Request::new(&mut headers);
-            let Ok(httparse::Status::Complete(head)) = req.parse(&self.inbox) else {
-                return;
-            };
-            let header = |name: &str| {
-                req.headers
-                    .iter()
-                    .find(|h| h.name.eq_ignore_ascii_case(name))
-                    .map(|h| String::from_utf8_lossy(h.value).into_owned())
-            };
-            let len: usize = header("Content-Length").map_or(0, |v| v.parse().unwrap());
-            if self.inbox.len() < head + len {
-                return;
-            }
-            let method = req.method.unwrap().to_string();
-            let path = req.path.unwrap().to_string();
-            let auth = header("Authorization").unwrap_or_default();
-            self.inbox.drain(..head + len);
-            self.seen.push((method, path.clone(), auth.clone()));
-            if self.mute {
-                continue;
-            }
-            let body = if path == "/v2.01/oauth/token" {
-                self.tokens_issued += 1;
-                format!(
-                    r#"{{"access_token":"tok{}","token_type":"Bearer","expires_in":{}}}"#,
-                    self.tokens_issued, self.expires_in
-                )
-            } else if path.ends_with("/big") {
-                "x".repeat(300_000)
-            } else {
-                format!(r#"{{"path":"{path}","auth":"{auth}"}}"#)
-            };
-            write!(
-                self.tls.writer(),
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
-                body.len(),
-                body
-            )
-            .unwrap();
-        }
-    }
-
-    fn transmit(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        while self.tls.wants_write() {
-            self.tls.write_tls(&mut out).unwrap();
-        }
-        out
-    }
-}
 
 fn new_client(pki: &TestServerPki) -> Client {
     let identity = identity_for_fixture(&pki.ca, "p256-sec1");
@@ -118,41 +23,6 @@ fn new_client(pki: &TestServerPki) -> Client {
     )
     .unwrap();
     Client::new(config)
-}
-
-/// Moves bytes both ways until neither side has anything to say. `split` sizes the pieces
-/// handed to the client. Returns the events seen.
-fn pump(client: &mut Client, api: &mut FakeApi, now: Instant, split: usize) -> Vec<Event> {
-    let mut events = Vec::new();
-    let mut buf = [0u8; 2048];
-    for _ in 0..200 {
-        let mut progressed = false;
-        loop {
-            let n = client.poll_transmit(&mut buf, now);
-            if n == 0 {
-                break;
-            }
-            api.receive(&buf[..n]);
-            progressed = true;
-        }
-        let bytes = api.transmit();
-        for piece in bytes.chunks(split) {
-            let mut offset = 0;
-            while offset < piece.len() {
-                let taken = client.handle_input(&piece[offset..], now);
-                assert!(taken > 0, "the client must take input while connected");
-                offset += taken;
-            }
-            progressed = true;
-        }
-        while let Some(e) = client.poll_event() {
-            events.push(e);
-        }
-        if !progressed {
-            break;
-        }
-    }
-    events
 }
 
 fn statuses(events: &[Event]) -> Vec<String> {
@@ -188,9 +58,9 @@ fn the_token_is_fetched_first_then_reused_then_refreshed_by_the_clock() {
     );
     assert!(events.iter().any(|e| matches!(e, Event::TokenFetched { expires_in } if *expires_in == Duration::from_secs(60))));
     // The token request carried the Basic credentials, the API call the Bearer token.
-    assert_eq!(api.seen[0].0, "POST");
-    assert_eq!(api.seen[0].1, "/v2.01/oauth/token");
-    assert_eq!(api.seen[0].2, "Basic Y2lkOnNlY3JldC1hcGkta2V5");
+    assert_eq!(api.seen[0].method, "POST");
+    assert_eq!(api.seen[0].path, "/v2.01/oauth/token");
+    assert_eq!(api.seen[0].auth, "Basic Y2lkOnNlY3JldC1hcGkta2V5");
 
     // 29 s later (before expires_in - 30 s margin): reused.
     let t1 = t0 + Duration::from_secs(29);

@@ -2,6 +2,8 @@
 //! rustls server (ring provider: a TLS implementation configured independently of ours).
 #![allow(dead_code)]
 
+pub mod fake_api;
+
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -7,7 +7,7 @@ mod common;
 use std::io::Write;
 use std::time::Duration;
 
-use common::fake_api::{pump, respond_json, FakeApi, Responder, Seen};
+use common::fake_api::{new_client, pump, respond_json, FakeApi, Responder, Seen};
 use common::*;
 use mtls_core::auth::Credentials;
 use mtls_core::time::Instant;
@@ -19,19 +19,6 @@ fn new_api(pki: &TestServerPki) -> FakeApi {
         respond_json(tls, &format!(r#"{{"path":"{}"}}"#, seen.path));
     });
     FakeApi::with_responder(pki, respond)
-}
-
-fn new_client(pki: &TestServerPki) -> Client {
-    let identity = identity_for_fixture(&pki.ca, "p256-sec1");
-    let config = ClientConfig::new(
-        "https://localhost",
-        Credentials::new("cid", "secret-api-key").unwrap(),
-        &identity,
-        pki.trust(),
-        wall_now(),
-    )
-    .unwrap();
-    Client::new(config)
 }
 
 fn outcomes(events: &[Event]) -> Vec<String> {

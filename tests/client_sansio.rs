@@ -5,25 +5,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::fake_api::{pump, FakeApi};
+use common::fake_api::{new_client, pump, FakeApi};
 use common::*;
 use mtls_core::auth::Credentials;
 use mtls_core::time::Instant;
 use mtls_core::{ApiRequest, Client, ClientConfig, Error, Event, FailureKind};
-
-fn new_client(pki: &TestServerPki) -> Client {
-    let identity = identity_for_fixture(&pki.ca, "p256-sec1");
-    let credentials = Credentials::new("cid", "secret-api-key").unwrap();
-    let config = ClientConfig::new(
-        "https://localhost",
-        credentials,
-        &identity,
-        pki.trust(),
-        wall_now(),
-    )
-    .unwrap();
-    Client::new(config)
-}
 
 fn statuses(events: &[Event]) -> Vec<String> {
     events

@@ -4,12 +4,13 @@
 
 use std::io::{Read, Write};
 
+use mtls_core::auth::Credentials;
 use mtls_core::time::Instant;
-use mtls_core::{Client, Event};
+use mtls_core::{Client, ClientConfig, Event};
 use rustls::version::TLS13;
 use rustls::ServerConnection;
 
-use super::TestServerPki;
+use super::{identity_for_fixture, wall_now, TestServerPki};
 
 /// A request the fake API read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -184,4 +185,19 @@ pub fn pump(client: &mut Client, api: &mut FakeApi, now: Instant, split: usize) 
         }
     }
     events
+}
+
+/// A client for `https://localhost` (client id `cid`) with a P-256 identity from `pki`.
+pub fn new_client(pki: &TestServerPki) -> Client {
+    let identity = identity_for_fixture(&pki.ca, "p256-sec1");
+    let credentials = Credentials::new("cid", "secret-api-key").unwrap();
+    let config = ClientConfig::new(
+        "https://localhost",
+        credentials,
+        &identity,
+        pki.trust(),
+        wall_now(),
+    )
+    .unwrap();
+    Client::new(config)
 }

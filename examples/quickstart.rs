@@ -18,6 +18,7 @@ use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::io::std_adapter::{wall_clock_now, StdClient};
 use mtls_core::sandbox::{Sandbox, SandboxConfig};
 use mtls_core::tls::Trust;
+use mtls_core::Auth;
 use mtls_core::{ApiRequest, ClientConfig, Event};
 
 struct Target {
@@ -59,15 +60,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 2-4. Handshake, token exchange, two calls on one connection.
     let config = ClientConfig::new(
         &target.base_url,
-        target.credentials,
+        Auth::ClientCredentials(target.credentials),
         &target.identity,
         target.trust,
-        wall_clock_now(),
     )?;
     let mut client = StdClient::new(config);
     let requests = target.paths.iter().map(|p| ApiRequest::get(p)).collect();
     let started = StdInstant::now();
-    let outcomes = client.request_all(requests)?;
+    let outcomes = client.request_all(requests);
     let elapsed = started.elapsed();
 
     for notice in client.notices() {
@@ -76,13 +76,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 version,
                 client_cert_requested,
             } => say(&format!(
-                "TLS handshake done: {version:?}, server asked for our certificate: {client_cert_requested}"
+                "TLS handshake done: {version}, server asked for our certificate: {client_cert_requested}"
             )),
             Event::TokenFetched { expires_in } => say(&format!(
                 "token exchange: Basic -> Bearer, expires in {} s",
                 expires_in.as_secs()
             )),
-            Event::Warning(w) => say(&format!("warning: {w:?}")),
+            Event::Warning(w) => say(&format!("warning: {w}")),
             Event::ConnectionClosed { error } => say(&format!("connection closed ({error:?})")),
             other => say(&format!("{other:?}")),
         }

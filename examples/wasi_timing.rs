@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use mtls_core::auth::Credentials;
 use mtls_core::identity::{CaBundle, Identity};
-use mtls_core::io::std_adapter::{wall_clock_now, StdClient};
+use mtls_core::io::std_adapter::StdClient;
 use mtls_core::sandbox::{Sandbox, SandboxConfig};
 use mtls_core::tls::Trust;
+use mtls_core::Auth;
 use mtls_core::{ApiRequest, ClientConfig};
 use wasi::{run_component, user_path, Certs, NETWORK};
 
@@ -67,16 +68,13 @@ fn main() {
             let credentials = Credentials::new(sandbox.client_id(), sandbox.api_key()).unwrap();
             let config = ClientConfig::new(
                 &sandbox.base_url(),
-                credentials,
+                Auth::ClientCredentials(credentials),
                 &identity,
                 trust,
-                wall_clock_now(),
             )
             .unwrap();
             let mut client = StdClient::new(config);
-            let outcomes = client
-                .request_all(vec![ApiRequest::get(&one), ApiRequest::get(&two)])
-                .unwrap();
+            let outcomes = client.request_all(vec![ApiRequest::get(&one), ApiRequest::get(&two)]);
             let elapsed = t.elapsed();
             assert!(outcomes
                 .iter()

@@ -25,6 +25,8 @@ pub enum Error {
     BaseUrl(BaseUrlError),
     /// A request got no complete response within the configured timeout.
     Timeout,
+    /// The TLS handshake did not complete within the configured timeout.
+    HandshakeTimeout,
     /// The server closed the connection before answering.
     ConnectionClosed,
     /// The server sent bytes when no response was expected.
@@ -51,7 +53,7 @@ pub enum ErrorKind {
     Auth,
     /// [`Error::BaseUrl`] or [`Error::RequestTooLarge`]: fix the call.
     Config,
-    /// [`Error::Timeout`].
+    /// [`Error::Timeout`] or [`Error::HandshakeTimeout`].
     Timeout,
     /// [`Error::ConnectionClosed`], [`Error::UnsolicitedData`] or [`Error::Transport`].
     Connection,
@@ -69,7 +71,7 @@ impl Error {
             Error::Http(_) => ErrorKind::Http,
             Error::Auth(_) => ErrorKind::Auth,
             Error::BaseUrl(_) | Error::RequestTooLarge => ErrorKind::Config,
-            Error::Timeout => ErrorKind::Timeout,
+            Error::Timeout | Error::HandshakeTimeout => ErrorKind::Timeout,
             Error::ConnectionClosed | Error::UnsolicitedData | Error::Transport => {
                 ErrorKind::Connection
             }
@@ -86,6 +88,9 @@ impl fmt::Display for Error {
             Error::Auth(e) => write!(f, "token exchange: {e}"),
             Error::BaseUrl(e) => write!(f, "base URL: {e}"),
             Error::Timeout => f.write_str("no response within the request timeout"),
+            Error::HandshakeTimeout => {
+                f.write_str("the TLS handshake did not complete within the request timeout")
+            }
             Error::ConnectionClosed => {
                 f.write_str("the server closed the connection before answering")
             }

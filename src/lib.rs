@@ -26,5 +26,5 @@ pub mod sandbox;
 pub mod time;
 pub mod tls;
 
-pub use client::{ApiRequest, Client, ClientConfig, Event, Failure, FailureKind, RequestId};
+pub use client::{ApiRequest, Auth, Client, ClientConfig, Event, Failure, FailureKind, RequestId};
 pub use error::{Error, ErrorKind};

@@ -6,9 +6,11 @@ mod nginx;
 
 use mtls_core::auth::{AuthError, Credentials};
 use mtls_core::identity::{CaBundle, Identity};
-use mtls_core::io::std_adapter::{wall_clock_now, RequestError, StdClient};
+use mtls_core::io::std_adapter::StdClient;
+use mtls_core::io::RequestError;
 use mtls_core::sandbox::{IssueSpec, TestCa};
 use mtls_core::tls::{TlsConfig, Trust};
+use mtls_core::Auth;
 use mtls_core::{ApiRequest, ClientConfig, Error, Event};
 use nginx::NginxServer;
 
@@ -57,19 +59,16 @@ fn token_exchange_and_two_calls_on_one_connection() {
     let credentials = Credentials::new(CLIENT_ID, API_KEY).unwrap();
     let config = ClientConfig::new(
         &base_url(&s),
-        credentials,
+        Auth::ClientCredentials(credentials),
         &identity,
         trust(&s),
-        wall_clock_now(),
     )
     .unwrap();
     let mut client = StdClient::new(config);
-    let outcomes = client
-        .request_all(vec![
-            ApiRequest::get(&format!("/v2.01/{CLIENT_ID}/users/1")),
-            ApiRequest::get(&format!("/v2.01/{CLIENT_ID}/users/2")),
-        ])
-        .unwrap();
+    let outcomes = client.request_all(vec![
+        ApiRequest::get(&format!("/v2.01/{CLIENT_ID}/users/1")),
+        ApiRequest::get(&format!("/v2.01/{CLIENT_ID}/users/2")),
+    ]);
     for (i, outcome) in outcomes.into_iter().enumerate() {
         let response = outcome.unwrap();
         assert_eq!(response.status, 200);
@@ -109,10 +108,10 @@ fn token_exchange_and_two_calls_on_one_connection() {
 #[test]
 fn nginx_answers_400_to_a_client_without_a_certificate() {
     let s = setup();
-    let tls = TlsConfig::without_client_identity(trust(&s), wall_clock_now()).unwrap();
+    let tls = TlsConfig::without_client_identity(trust(&s)).unwrap();
     let config = ClientConfig::with_tls(
         &base_url(&s),
-        Credentials::new(CLIENT_ID, API_KEY).unwrap(),
+        Auth::ClientCredentials(Credentials::new(CLIENT_ID, API_KEY).unwrap()),
         tls,
     )
     .unwrap();
@@ -120,7 +119,7 @@ fn nginx_answers_400_to_a_client_without_a_certificate() {
     let result = client.request(ApiRequest::get(&format!("/v2.01/{CLIENT_ID}/users/1")));
     // nginx completes the handshake and refuses at the HTTP level: the token request gets a 400.
     match result {
-        Err(RequestError::Failed(f)) => {
+        Err(RequestError::Failed { failure: f, .. }) => {
             assert_eq!(
                 f.error,
                 Error::Auth(AuthError::TokenEndpointStatus { status: 400 })
@@ -147,15 +146,14 @@ fn wrong_api_key_is_refused_by_nginx() {
     let credentials = Credentials::new(CLIENT_ID, "wrong-key").unwrap();
     let config = ClientConfig::new(
         &base_url(&s),
-        credentials,
+        Auth::ClientCredentials(credentials),
         &identity,
         trust(&s),
-        wall_clock_now(),
     )
     .unwrap();
     let mut client = StdClient::new(config);
     match client.request(ApiRequest::get(&format!("/v2.01/{CLIENT_ID}/users/1"))) {
-        Err(RequestError::Failed(f)) => {
+        Err(RequestError::Failed { failure: f, .. }) => {
             assert_eq!(
                 f.error,
                 Error::Auth(AuthError::TokenEndpointStatus { status: 401 })

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::fake_api::{new_client, pump, respond_json, FakeApi, Responder, Seen};
 use common::*;
-use mtls_core::auth::Credentials;
 use mtls_core::time::Instant;
+use mtls_core::Auth;
 use mtls_core::{ApiRequest, Client, ClientConfig, Error, Event};
 
 /// The in-memory API, answering `GET /x` with `{"path":"/x"}`.
@@ -40,7 +40,7 @@ fn outcomes(events: &[Event]) -> Vec<String> {
 fn connected_client(pki: &TestServerPki, srv: &mut FakeApi, t0: Instant) -> Client {
     let mut client = new_client(pki);
     client.send(ApiRequest::get("/v2.01/cid/warmup"), t0);
-    client.open_connection(t0).unwrap();
+    client.open_connection(t0, wall_now()).unwrap();
     let ev = pump(&mut client, srv, t0, usize::MAX);
     assert_eq!(outcomes(&ev), vec!["0:200:28".to_string()]);
     client
@@ -74,21 +74,22 @@ fn a_silent_handshake_times_out_and_ends_the_request() {
     let id = client.send(ApiRequest::get("/x"), t);
     for attempt in 1..=3 {
         assert!(client.wants_connection(), "attempt {attempt}");
-        client.open_connection(t).unwrap();
+        client.open_connection(t, wall_now()).unwrap();
         let mut buf = [0u8; 4096];
-        assert!(client.poll_transmit(&mut buf, t) > 0, "a ClientHello");
+        assert!(client.poll_transmit(&mut buf) > 0, "a ClientHello");
         let deadline = client.poll_timeout().expect("a handshake deadline");
         assert_eq!(deadline, t + Duration::from_secs(30));
         client.handle_timeout(deadline);
         t = deadline;
         let events = drain(&mut client);
-        assert_eq!(closed_with(&events), vec![Some(Error::Timeout)]);
+        // The error names the handshake, not the request.
+        assert_eq!(closed_with(&events), vec![Some(Error::HandshakeTimeout)]);
         if attempt < 3 {
             assert!(outcomes(&events).is_empty());
         } else {
             assert_eq!(
                 outcomes(&events),
-                vec![format!("{}:failed:NotSent:Timeout", id.as_u64())]
+                vec![format!("{}:failed:NotSent:HandshakeTimeout", id.as_u64())]
             );
         }
     }
@@ -160,7 +161,7 @@ fn nothing_is_sent_after_the_servers_close_notify() {
     client.send(ApiRequest::post("/v2.01/cid/payins", b"{}".to_vec()), t0);
     assert!(client.wants_connection());
     let mut srv2 = new_api(&pki);
-    client.open_connection(t0).unwrap();
+    client.open_connection(t0, wall_now()).unwrap();
     let events = pump(&mut client, &mut srv2, t0, usize::MAX);
     assert_eq!(outcomes(&events), vec!["1:200:28".to_string()]);
     assert_eq!(
@@ -185,7 +186,7 @@ fn replacing_a_connection_never_resends_a_post() {
     );
     let _ = pump(&mut client, &mut srv, t0, usize::MAX);
     assert_eq!(srv.seen.last().unwrap().path, "/v2.01/cid/payins");
-    client.open_connection(t0).unwrap();
+    client.open_connection(t0, wall_now()).unwrap();
     let events = drain(&mut client);
     assert_eq!(
         outcomes(&events),
@@ -243,20 +244,18 @@ fn a_refused_certificate_means_not_sent() {
     let pki = TestServerPki::new();
     let other = TestServerPki::named("someone else's CA");
     let identity = identity_for_fixture(&other.ca, "p256-sec1");
-    let mut config = ClientConfig::new(
+    let config = ClientConfig::new(
         "https://localhost",
-        Credentials::new("c", "k").unwrap(),
+        Auth::CertificateOnly,
         &identity,
         pki.trust(),
-        wall_now(),
     )
     .unwrap();
-    config.auth = mtls_core::client::AuthMode::CertificateOnly;
     let mut client = Client::new(config);
     let mut srv = new_api(&pki);
     let t0 = Instant::from_secs(5);
     client.send(ApiRequest::post("/v2.01/cid/payins", b"{}".to_vec()), t0);
-    client.open_connection(t0).unwrap();
+    client.open_connection(t0, wall_now()).unwrap();
     let events = pump(&mut client, &mut srv, t0, usize::MAX);
     assert!(srv.seen.is_empty());
     assert_eq!(

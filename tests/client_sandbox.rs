@@ -5,9 +5,11 @@ use std::sync::{Arc, Barrier};
 
 use mtls_core::auth::{AuthError, Credentials, IdempotencyKey, SharedTokenCache};
 use mtls_core::identity::{CaBundle, Identity};
-use mtls_core::io::std_adapter::{wall_clock_now, RequestError, StdClient};
+use mtls_core::io::std_adapter::StdClient;
+use mtls_core::io::RequestError;
 use mtls_core::sandbox::{Sandbox, SandboxConfig};
 use mtls_core::tls::Trust;
+use mtls_core::Auth;
 use mtls_core::{ApiRequest, ClientConfig, Error, Event, FailureKind};
 
 fn sandbox() -> Sandbox {
@@ -25,10 +27,9 @@ fn config_for(sandbox: &Sandbox, api_key: &str) -> ClientConfig {
     let credentials = Credentials::new(sandbox.client_id(), api_key).unwrap();
     ClientConfig::new(
         &sandbox.base_url(),
-        credentials,
+        Auth::ClientCredentials(credentials),
         &identity,
         trust,
-        wall_clock_now(),
     )
     .unwrap()
 }
@@ -43,7 +44,7 @@ fn user_path(sandbox: &Sandbox, id: u32) -> String {
 
 fn failure(result: Result<mtls_core::http::Response, RequestError>) -> mtls_core::Failure {
     match result {
-        Err(RequestError::Failed(f)) => f,
+        Err(RequestError::Failed { failure: f, .. }) => f,
         other => panic!("expected a failure, got {other:?}"),
     }
 }
@@ -55,7 +56,7 @@ fn one_token_serves_many_calls_on_one_connection() {
     let requests = (1..=5)
         .map(|i| ApiRequest::get(&user_path(&sandbox, i)))
         .collect();
-    let outcomes = client.request_all(requests).unwrap();
+    let outcomes = client.request_all(requests);
     for (i, outcome) in outcomes.into_iter().enumerate() {
         let response = outcome.unwrap();
         assert_eq!(response.status, 200);
@@ -149,12 +150,10 @@ fn the_sca_401_is_a_typed_outcome_and_keeps_the_token() {
 fn bad_credentials_are_a_typed_error_without_a_retry_loop() {
     let sandbox = sandbox();
     let mut client = StdClient::new(config_for(&sandbox, "not-the-api-key"));
-    let outcomes = client
-        .request_all(vec![
-            ApiRequest::get(&user_path(&sandbox, 1)),
-            ApiRequest::get(&user_path(&sandbox, 2)),
-        ])
-        .unwrap();
+    let outcomes = client.request_all(vec![
+        ApiRequest::get(&user_path(&sandbox, 1)),
+        ApiRequest::get(&user_path(&sandbox, 2)),
+    ]);
     for outcome in outcomes {
         let f = failure(outcome);
         assert_eq!(f.kind, FailureKind::NotSent);
@@ -352,19 +351,16 @@ fn a_client_certificate_the_server_refuses_fails_every_request_at_once() {
     let credentials = Credentials::new(sandbox.client_id(), sandbox.api_key()).unwrap();
     let config = ClientConfig::new(
         &sandbox.base_url(),
-        credentials,
+        Auth::ClientCredentials(credentials),
         &identity,
         trust,
-        wall_clock_now(),
     )
     .unwrap();
     let mut client = StdClient::new(config);
-    let outcomes = client
-        .request_all(vec![
-            ApiRequest::get(&user_path(&sandbox, 1)),
-            ApiRequest::get(&user_path(&sandbox, 2)),
-        ])
-        .unwrap();
+    let outcomes = client.request_all(vec![
+        ApiRequest::get(&user_path(&sandbox, 1)),
+        ApiRequest::get(&user_path(&sandbox, 2)),
+    ]);
     for outcome in outcomes {
         let f = failure(outcome);
         assert_eq!(f.kind, FailureKind::NotSent);

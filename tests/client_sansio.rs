@@ -9,6 +9,7 @@ use common::fake_api::{new_client, pump, FakeApi};
 use common::*;
 use mtls_core::auth::Credentials;
 use mtls_core::time::Instant;
+use mtls_core::Auth;
 use mtls_core::{ApiRequest, Client, ClientConfig, Error, Event, FailureKind};
 
 fn statuses(events: &[Event]) -> Vec<String> {
@@ -36,7 +37,7 @@ fn the_token_is_fetched_first_then_reused_then_refreshed_by_the_clock() {
 
     client.send(ApiRequest::get("/v2.01/cid/users/1"), t0);
     assert!(client.wants_connection());
-    client.open_connection(t0).unwrap();
+    client.open_connection(t0, wall_now()).unwrap();
     let events = pump(&mut client, &mut api, t0, usize::MAX);
     assert_eq!(
         statuses(&events),
@@ -84,7 +85,7 @@ fn byte_by_byte_input_gives_the_same_outcomes() {
             ApiRequest::post("/v2.01/cid/users", b"{\"a\":1}".to_vec()),
             t0,
         );
-        client.open_connection(t0).unwrap();
+        client.open_connection(t0, wall_now()).unwrap();
         let events = pump(&mut client, &mut api, t0, split);
         assert_eq!(
             statuses(&events),
@@ -104,7 +105,7 @@ fn a_silent_server_times_out_a_post_as_outcome_unknown() {
     let mut api = FakeApi::new(&pki);
     let t0 = Instant::from_secs(5);
     client.send(ApiRequest::get("/v2.01/cid/users/1"), t0);
-    client.open_connection(t0).unwrap();
+    client.open_connection(t0, wall_now()).unwrap();
     let _ = pump(&mut client, &mut api, t0, usize::MAX);
 
     api.mute = true;
@@ -140,7 +141,7 @@ fn bytes_nobody_asked_for_close_the_connection() {
     let mut api = FakeApi::new(&pki);
     let t0 = Instant::from_secs(5);
     client.send(ApiRequest::get("/v2.01/cid/users/1"), t0);
-    client.open_connection(t0).unwrap();
+    client.open_connection(t0, wall_now()).unwrap();
     let _ = pump(&mut client, &mut api, t0, usize::MAX);
     use std::io::Write;
     api.tls.writer().write_all(b"HTTP/1.1 200 OK\r\n").unwrap();
@@ -160,10 +161,9 @@ fn a_mangopay_host_without_api_mtls_is_warned_about() {
     let identity = identity_for_fixture(&pki.ca, "p256-sec1");
     let config = ClientConfig::new(
         "https://api.sandbox.mangopay.com",
-        Credentials::new("cid", "k").unwrap(),
+        Auth::ClientCredentials(Credentials::new("cid", "k").unwrap()),
         &identity,
         pki.trust(),
-        wall_now(),
     )
     .unwrap();
     let mut client = Client::new(config);
@@ -183,7 +183,7 @@ fn a_body_larger_than_every_buffer_arrives_whole() {
     let t0 = Instant::from_secs(5);
     client.send(ApiRequest::get("/v2.01/cid/big"), t0);
     client.send(ApiRequest::get("/v2.01/cid/users/1"), t0);
-    client.open_connection(t0).unwrap();
+    client.open_connection(t0, wall_now()).unwrap();
     for split in [usize::MAX, 16 * 1024, 1000] {
         let events = pump(&mut client, &mut api, t0, split);
         let bodies: Vec<usize> = events
@@ -204,20 +204,18 @@ fn a_body_larger_than_every_buffer_arrives_whole() {
 fn certificate_only_mode_sends_no_token_request_and_no_authorization() {
     let pki = TestServerPki::new();
     let identity = identity_for_fixture(&pki.ca, "p256-sec1");
-    let mut config = ClientConfig::new(
+    let config = ClientConfig::new(
         "https://localhost",
-        Credentials::new("unused", "unused").unwrap(),
+        Auth::CertificateOnly,
         &identity,
         pki.trust(),
-        wall_now(),
     )
     .unwrap();
-    config.auth = mtls_core::client::AuthMode::CertificateOnly;
     let mut client = Client::new(config);
     let mut api = FakeApi::new(&pki);
     let t0 = Instant::from_secs(5);
     client.send(ApiRequest::get("/petstore/pets"), t0);
-    client.open_connection(t0).unwrap();
+    client.open_connection(t0, wall_now()).unwrap();
     let events = pump(&mut client, &mut api, t0, usize::MAX);
     assert_eq!(
         statuses(&events),

@@ -85,7 +85,7 @@ fn byte_by_byte_and_random_splits_give_the_same_outcome() {
 #[test]
 fn server_rejects_a_client_without_a_certificate() {
     let pki = TestServerPki::new();
-    let config = TlsConfig::without_client_identity(pki.trust(), wall_now()).unwrap();
+    let config = TlsConfig::without_client_identity(pki.trust()).unwrap();
     for (version, alert) in [
         (&TLS13, Alert::CERTIFICATE_REQUIRED),
         (&TLS12, Alert::CERTIFICATE_REQUIRED),
@@ -276,7 +276,12 @@ fn invalid_server_name_is_refused() {
     let pki = TestServerPki::new();
     let identity = identity_for_fixture(&pki.ca, "p256-pkcs8");
     let config = client_config(&pki, &identity);
-    let err = mtls_core::tls::TlsConnection::new(&config, "not a host name", Default::default())
-        .unwrap_err();
+    let err = mtls_core::tls::TlsConnection::new(
+        &config,
+        "not a host name",
+        Default::default(),
+        wall_now(),
+    )
+    .unwrap_err();
     assert_eq!(err, TlsError::InvalidServerName);
 }

@@ -164,7 +164,8 @@ fn every_key_form_completes_a_handshake_with_openssl_s_server() {
             ("-tls1_2", TlsVersion::Tls12),
         ] {
             let server = start_s_server(&p.dir, flag);
-            let mut tls = TlsConnection::new(&config, "localhost", TlsLimits::default()).unwrap();
+            let mut tls =
+                TlsConnection::new(&config, "localhost", TlsLimits::default(), wall_now()).unwrap();
             let (events, body, end) = exchange(&mut tls, server.port, b"GET / HTTP/1.0\r\n\r\n");
             assert_eq!(
                 events.first(),
@@ -199,11 +200,16 @@ fn openssl_s_server_rejects_missing_and_foreign_client_certificates() {
     let stranger = mtls_core::sandbox::TestCa::new("stranger CA").unwrap();
     let foreign = identity_for_fixture(&stranger, "p256-sec1");
     let foreign_config = client_config(&p.pki, &foreign);
-    let anonymous = TlsConfig::without_client_identity(p.pki.trust(), wall_now()).unwrap();
+    let anonymous = TlsConfig::without_client_identity(p.pki.trust()).unwrap();
     for flag in ["-tls1_3", "-tls1_2"] {
         let server = start_s_server(&p.dir, flag);
-        let mut tls =
-            TlsConnection::new(&foreign_config, "localhost", TlsLimits::default()).unwrap();
+        let mut tls = TlsConnection::new(
+            &foreign_config,
+            "localhost",
+            TlsLimits::default(),
+            wall_now(),
+        )
+        .unwrap();
         let (_, body, end) = exchange(&mut tls, server.port, b"GET / HTTP/1.0\r\n\r\n");
         assert!(body.is_empty());
         let err = end.unwrap_err();
@@ -212,7 +218,8 @@ fn openssl_s_server_rejects_missing_and_foreign_client_certificates() {
         drop(server);
 
         let server = start_s_server(&p.dir, flag);
-        let mut tls = TlsConnection::new(&anonymous, "localhost", TlsLimits::default()).unwrap();
+        let mut tls =
+            TlsConnection::new(&anonymous, "localhost", TlsLimits::default(), wall_now()).unwrap();
         let (_, body, end) = exchange(&mut tls, server.port, b"GET / HTTP/1.0\r\n\r\n");
         assert!(body.is_empty());
         let expected = if flag == "-tls1_3" {

@@ -19,7 +19,6 @@ use std::time::Duration;
 use std::vec::Vec;
 
 use mtls_core::auth::{self, Credentials};
-use mtls_core::client::AuthMode;
 use mtls_core::http::{
     BodyKind, Event as HttpEvent, HttpError, Limits, LocalError, Request, Response,
     ResponseContext, ResponseDecoder,
@@ -28,7 +27,7 @@ use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::presets::{self, BaseUrl, ErrorBody, RateLimits};
 use mtls_core::time::{Instant, UnixTime};
 use mtls_core::tls::{TlsConfig, TlsConnection, TlsError, TlsEvent, TlsLimits, Trust};
-use mtls_core::{ApiRequest, Client, ClientConfig, Event};
+use mtls_core::{ApiRequest, Auth, Client, ClientConfig, Event};
 
 // ---------------------------------------------------------------------------------------
 // Input slicing
@@ -112,7 +111,7 @@ pub fn tls_config() -> &'static TlsConfig {
     static CFG: OnceLock<TlsConfig> = OnceLock::new();
     CFG.get_or_init(|| {
         let ca = CaBundle::from_pem(CA_PEM).expect("fixture CA");
-        TlsConfig::new(identity(), Trust::Custom(ca), fixed_now()).expect("fixture TLS config")
+        TlsConfig::new(identity(), Trust::Custom(ca)).expect("fixture TLS config")
     })
 }
 
@@ -626,7 +625,11 @@ pub fn token_response(data: &[u8]) {
         let _ = u.is_mangopay();
         let _ = presets::check_base_url(&u);
         // What the client does with a parsed URL.
-        let _ = ClientConfig::with_tls(&url, credentials(), tls_config().clone());
+        let _ = ClientConfig::with_tls(
+            &url,
+            Auth::ClientCredentials(credentials()),
+            tls_config().clone(),
+        );
     }
     // Also behind a valid scheme, where most of the parser lives.
     let prefixed = format!("https://{url}");
@@ -712,7 +715,7 @@ pub fn tls_client(data: &[u8]) {
     } else {
         TlsLimits::default()
     };
-    let mut tls = match TlsConnection::new(tls_config(), SERVER_NAME, limits) {
+    let mut tls = match TlsConnection::new(tls_config(), SERVER_NAME, limits, fixed_now()) {
         Ok(t) => t,
         Err(e) => panic!("TlsConnection::new failed: {e:?}"),
     };
@@ -810,10 +813,10 @@ impl Outcomes {
     }
 }
 
-fn drain_client(client: &mut Client, now: Instant, outcomes: &mut Outcomes) {
+fn drain_client(client: &mut Client, outcomes: &mut Outcomes) {
     let mut buf = [0u8; 2048];
     for _ in 0..10_000 {
-        if client.poll_transmit(&mut buf, now) == 0 {
+        if client.poll_transmit(&mut buf) == 0 {
             break;
         }
     }
@@ -848,7 +851,7 @@ fn api_request(input: &mut Bytes<'_>) -> ApiRequest {
         1 => ApiRequest::post("/v2.01/payins", b"{\"a\":1}".to_vec()),
         2 => ApiRequest::delete("/v2.01/x"),
         3 => ApiRequest::post("/v2.01/payins", Vec::new())
-            .idempotency_key(mtls_core::client::idempotency_key([7; 16])),
+            .idempotency_key(mtls_core::auth::IdempotencyKey::from_random([7; 16])),
         4 => ApiRequest::new(&input.string(), &input.string()).header("X-A", "b"),
         _ => ApiRequest::get("/v2.01/y").header(&input.string(), &input.string()),
     }
@@ -857,11 +860,12 @@ fn api_request(input: &mut Bytes<'_>) -> ApiRequest {
 pub fn client(data: &[u8]) {
     let mut input = Bytes::new(data);
     let flags = input.u8();
-    let mut config =
-        ClientConfig::with_tls(BASE_URL, credentials(), tls_config().clone()).expect("config");
-    if flags & 1 != 0 {
-        config.auth = AuthMode::CertificateOnly;
-    }
+    let auth = if flags & 1 != 0 {
+        Auth::CertificateOnly
+    } else {
+        Auth::ClientCredentials(credentials())
+    };
+    let mut config = ClientConfig::with_tls(BASE_URL, auth, tls_config().clone()).expect("config");
     config.max_attempts = 1 + (flags >> 1) % 3;
     if flags & 8 != 0 {
         config.request_timeout = Duration::from_millis(50);
@@ -880,11 +884,11 @@ pub fn client(data: &[u8]) {
         let id = client.send(r, now);
         outcomes.sent.push(id.as_u64());
     }
-    drain_client(&mut client, now, &mut outcomes);
-    if client.open_connection(now).is_err() {
+    drain_client(&mut client, &mut outcomes);
+    if client.open_connection(now, fixed_now()).is_err() {
         panic!("open_connection failed with a valid config");
     }
-    drain_client(&mut client, now, &mut outcomes);
+    drain_client(&mut client, &mut outcomes);
 
     let mut opens = 0;
     while !input.is_empty() {
@@ -900,7 +904,7 @@ pub fn client(data: &[u8]) {
                         "handle_input took more than offered"
                     );
                     offered = &offered[taken..];
-                    drain_client(&mut client, now, &mut outcomes);
+                    drain_client(&mut client, &mut outcomes);
                     if offered.is_empty() || taken == 0 {
                         break;
                     }
@@ -919,7 +923,7 @@ pub fn client(data: &[u8]) {
             6 => {
                 if opens < 4 {
                     opens += 1;
-                    let _ = client.open_connection(now);
+                    let _ = client.open_connection(now, fixed_now());
                 }
             }
             7 => {
@@ -936,15 +940,15 @@ pub fn client(data: &[u8]) {
             }
             _ => client.transport_failed(),
         }
-        drain_client(&mut client, now, &mut outcomes);
+        drain_client(&mut client, &mut outcomes);
     }
 
     // Wind down: the transport goes away for good. Every request must now have ended
     // exactly once.
     client.handle_eof(now);
-    drain_client(&mut client, now, &mut outcomes);
+    drain_client(&mut client, &mut outcomes);
     client.transport_failed();
-    drain_client(&mut client, now, &mut outcomes);
+    drain_client(&mut client, &mut outcomes);
     assert!(client.is_idle(), "requests left after transport_failed");
     for id in &outcomes.sent {
         assert_eq!(

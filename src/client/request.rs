@@ -121,3 +121,16 @@ impl ApiRequest {
         ) || self.idempotency_key.is_some()
     }
 }
+
+/// A request the client holds until it ends.
+pub(super) struct Pending {
+    pub(super) id: RequestId,
+    pub(super) request: ApiRequest,
+    /// Connections it was written to.
+    pub(super) attempts: u8,
+    /// A `401` already cost it a token refresh.
+    pub(super) auth_retried: bool,
+    /// A transport took some of its bytes on some connection: from then on it is never
+    /// reported as not sent.
+    pub(super) maybe_sent: bool,
+}

@@ -57,8 +57,6 @@ pub enum IdentityError {
     },
     /// The private key is not valid DER for its label.
     KeyUnparseable,
-    /// The crypto provider cannot sign with this key type.
-    KeyUnsupported,
     /// The private key does not belong to the certificate: their public keys differ.
     KeyDoesNotMatchCertificate,
     /// The key is encrypted and no passphrase was given.
@@ -132,9 +130,6 @@ impl fmt::Display for IdentityError {
                 write!(f, "certificate #{index} of the chain is not a valid X.509 certificate")
             }
             IdentityError::KeyUnparseable => f.write_str("the private key is not valid DER"),
-            IdentityError::KeyUnsupported => {
-                f.write_str("the private key type is not supported (use RSA, P-256, P-384 or Ed25519)")
-            }
             IdentityError::KeyDoesNotMatchCertificate => f.write_str(
                 "the private key does not belong to the client certificate (their public keys differ)",
             ),

@@ -25,13 +25,11 @@
 //! ```
 
 use alloc::string::{String, ToString};
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
 use der::asn1::ObjectIdentifier;
 use der::{Decode, Encode};
-use rustls::sign::SigningKey;
 use rustls_pki_types::pem::{PemObject, SectionKind};
 use rustls_pki_types::{
     CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
@@ -60,12 +58,11 @@ const OID_ANY_EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37.0"
 /// A client certificate chain and its private key, known to match.
 ///
 /// Built by one of the `from_*` constructors. The private key is held only as DER that is
-/// zeroized on drop and as the provider's signing key; `Debug` shows the certificate summary
-/// and never key bytes.
+/// zeroized on drop (the `tls` module turns it into the provider's signer); `Debug` shows the
+/// certificate summary and never key bytes.
 pub struct Identity {
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
-    signing_key: Arc<dyn SigningKey>,
     info: CertificateInfo,
 }
 
@@ -126,16 +123,11 @@ impl Identity {
         if key_match == KeyMatch::Mismatch {
             return Err(IdentityError::KeyDoesNotMatchCertificate);
         }
-        let signing_key = rustls_rustcrypto::provider()
-            .key_provider
-            .load_private_key(key.0.clone_key())
-            .map_err(|_| IdentityError::KeyUnsupported)?;
         let mut info = info;
         info.key_match_checked = key_match == KeyMatch::Match;
         Ok(Identity {
             chain,
             key: key.take(),
-            signing_key,
             info,
         })
     }
@@ -150,9 +142,18 @@ impl Identity {
         &self.info
     }
 
-    /// The provider's signing key, for the `tls` module.
-    pub(crate) fn signing_key(&self) -> Arc<dyn SigningKey> {
-        self.signing_key.clone()
+    /// The private key DER, for the `tls` module (which loads it into the provider).
+    pub(crate) fn key_der(&self) -> &PrivateKeyDer<'static> {
+        &self.key
+    }
+
+    /// The leaf's validity window: clients check it against the wall clock on every new
+    /// connection, so a long-running process hears of expiry in time.
+    pub fn validity(&self) -> Validity {
+        Validity {
+            not_before: self.info.not_before,
+            not_after: self.info.not_after,
+        }
     }
 
     /// Checks the leaf against the wall-clock time `now` (seconds since the Unix epoch,
@@ -161,35 +162,69 @@ impl Identity {
     /// An expired or not-yet-valid certificate is an error that carries its dates; everything
     /// else that deserves attention is a warning in the report.
     pub fn check(&self, now: UnixTime) -> Result<IdentityReport, IdentityError> {
-        let now_secs = now.as_secs();
-        let info = &self.info;
-        if now_secs < info.not_before {
-            return Err(IdentityError::NotYetValid {
-                not_before: info.not_before,
-            });
-        }
-        if now_secs > info.not_after {
-            return Err(IdentityError::Expired {
-                not_after: info.not_after,
-            });
-        }
-        // Both fit in i64: not_after < 2^63 seconds for any DER time (year <= 9999).
-        let seconds_left = info.not_after.saturating_sub(now_secs);
-        let days_to_expiry = i64::try_from(seconds_left / 86_400).unwrap_or(i64::MAX);
+        let days_to_expiry = self.validity().days_left(now)?;
         let mut warnings = Vec::new();
         if days_to_expiry < EXPIRY_WARNING_DAYS {
             warnings.push(IdentityWarning::ExpiresSoon { days_to_expiry });
         }
-        if info.client_auth == ClientAuthUsage::NotAllowed {
-            warnings.push(IdentityWarning::ClientAuthNotAllowed);
-        }
-        if !info.key_match_checked {
-            warnings.push(IdentityWarning::KeyMatchNotChecked);
-        }
+        warnings.extend(self.timeless_warnings());
         Ok(IdentityReport {
             days_to_expiry,
             warnings,
         })
+    }
+
+    /// The warnings that do not depend on the time: no `clientAuth`, key match unchecked.
+    pub(crate) fn timeless_warnings(&self) -> impl Iterator<Item = IdentityWarning> {
+        let info = &self.info;
+        let no_client_auth = info.client_auth == ClientAuthUsage::NotAllowed;
+        let unchecked = !info.key_match_checked;
+        [
+            no_client_auth.then_some(IdentityWarning::ClientAuthNotAllowed),
+            unchecked.then_some(IdentityWarning::KeyMatchNotChecked),
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
+
+/// A certificate's validity window, in seconds since the Unix epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Validity {
+    not_before: u64,
+    not_after: u64,
+}
+
+impl Validity {
+    /// Whole days left at the wall-clock time `now`; an error with the date when the
+    /// certificate has expired or is not valid yet.
+    ///
+    /// ```
+    /// # fn demo(identity: &mtls_core::identity::Identity) {
+    /// use mtls_core::time::UnixTime;
+    /// let now = UnixTime::since_unix_epoch(core::time::Duration::from_secs(1_790_000_000));
+    /// match identity.validity().days_left(now) {
+    ///     Ok(days) if days < 30 => println!("renew the client certificate: {days} days left"),
+    ///     Ok(_) => {}
+    ///     Err(e) => println!("{e}"), // "the client certificate expired on ..."
+    /// }
+    /// # }
+    /// ```
+    pub fn days_left(&self, now: UnixTime) -> Result<i64, IdentityError> {
+        let now_secs = now.as_secs();
+        if now_secs < self.not_before {
+            return Err(IdentityError::NotYetValid {
+                not_before: self.not_before,
+            });
+        }
+        if now_secs > self.not_after {
+            return Err(IdentityError::Expired {
+                not_after: self.not_after,
+            });
+        }
+        // Fits in i64: not_after < 2^63 seconds for any DER time (year <= 9999).
+        let seconds_left = self.not_after.saturating_sub(now_secs);
+        Ok(i64::try_from(seconds_left / 86_400).unwrap_or(i64::MAX))
     }
 }
 

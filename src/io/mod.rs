@@ -18,7 +18,7 @@ pub mod session;
 #[cfg(feature = "std")]
 pub mod std_adapter;
 
-pub use session::{Connector, Outcome, Session};
+pub use session::{Connector, Outcome, RequestError, Session, TransportDetail};
 
 /// A monotonic clock the host supplies.
 pub trait Clock {
@@ -85,7 +85,7 @@ where
     use embedded_io::Error as _;
     let mut buf = [0u8; CHUNK];
     for _ in 0..max_turns {
-        flush(client, transport, clock, &mut buf)?;
+        flush(client, transport, &mut buf)?;
         while let Some(event) = client.poll_event() {
             on_event(event);
         }
@@ -120,7 +120,7 @@ where
                 while offset < n && client.is_connected() {
                     let taken = client.handle_input(&buf[offset..n], clock.now());
                     if taken == 0 {
-                        flush(client, transport, clock, &mut [0u8; CHUNK])?;
+                        flush(client, transport, &mut [0u8; CHUNK])?;
                         if client.handle_input(&buf[offset..n], clock.now()) == 0 {
                             break;
                         }
@@ -143,19 +143,13 @@ where
 }
 
 /// Writes out everything the client has to send.
-fn flush<T, C>(
-    client: &mut Client,
-    transport: &mut T,
-    clock: &C,
-    buf: &mut [u8],
-) -> Result<(), T::Error>
+fn flush<T>(client: &mut Client, transport: &mut T, buf: &mut [u8]) -> Result<(), T::Error>
 where
     T: embedded_io::Write,
-    C: Clock + ?Sized,
 {
     let mut wrote = false;
     loop {
-        let n = client.poll_transmit(buf, clock.now());
+        let n = client.poll_transmit(buf);
         if n == 0 {
             break;
         }

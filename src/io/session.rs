@@ -10,7 +10,7 @@ use core::time::Duration;
 use crate::client::{ApiRequest, Client, ClientConfig, Event, Failure, FailureKind, RequestId};
 use crate::error::Error;
 use crate::http::Response;
-use crate::io::{drive, Clock, DriveStatus};
+use crate::io::{drive, Clock};
 use crate::time::UnixTime;
 
 /// Opens transports for a [`Session`]: the host's sockets.
@@ -43,21 +43,70 @@ pub trait Connector {
     }
 }
 
-/// How one request ended.
+/// How one request ended, for every host: the response (any status), or why not.
+pub type Outcome = Result<Response, RequestError>;
+
+/// The transport's own words for a failure (a socket error), kept with the outcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransportDetail {
+    /// Its class.
+    pub kind: embedded_io::ErrorKind,
+    /// The transport's message, e.g. `Connection refused (os error 111)`.
+    pub message: String,
+}
+
+impl core::fmt::Display for TransportDetail {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// What a request can end in, short of a response.
 #[derive(Debug)]
-pub enum Outcome {
-    /// A response, any status.
-    Response(Response),
-    /// Mangopay's `401 PendingUserAction`: the user must complete SCA.
+#[non_exhaustive]
+pub enum RequestError {
+    /// No response; [`Failure::kind`] says whether it may be retried.
+    Failed {
+        /// What the core says.
+        failure: Failure,
+        /// The transport's own words, when a transport failure was part of the story.
+        transport: Option<TransportDetail>,
+    },
+    /// Mangopay's `401 PendingUserAction`: the user must complete Strong Customer
+    /// Authentication. The token is kept.
     ScaRequired {
         /// Where to send the user, when the server gave it.
         redirect_url: Option<String>,
         /// The full response (boxed: it is large).
         response: Box<Response>,
     },
-    /// No response; the failure says whether it may be retried.
-    Failed(Failure),
 }
+
+impl RequestError {
+    /// The failure, when the request failed.
+    pub fn failure(&self) -> Option<&Failure> {
+        match self {
+            RequestError::Failed { failure, .. } => Some(failure),
+            RequestError::ScaRequired { .. } => None,
+        }
+    }
+}
+
+impl core::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            RequestError::Failed { failure, transport } => {
+                failure.write_with_detail(f, transport.as_ref().map(|e| e as _))
+            }
+            RequestError::ScaRequired { redirect_url, .. } => match redirect_url {
+                Some(url) => write!(f, "strong customer authentication required: {url}"),
+                None => f.write_str("strong customer authentication required"),
+            },
+        }
+    }
+}
+
+impl core::error::Error for RequestError {}
 
 /// The transport error of a [`Connector`].
 pub type TransportError<C> = <<C as Connector>::Transport as embedded_io::ErrorType>::Error;
@@ -69,7 +118,6 @@ pub struct Session<C: Connector, K: Clock> {
     clock: K,
     transport: Option<C::Transport>,
     connections: u32,
-    last_transport_error: Option<TransportError<C>>,
     /// Events other than outcomes (connected, token fetched, warnings), oldest first.
     pub notices: Vec<Event>,
 }
@@ -83,11 +131,14 @@ impl<C: Connector, K: Clock> core::fmt::Debug for Session<C, K> {
     }
 }
 
-/// Connections a single `request_all` may open before it gives up (each request also has
-/// its own `max_attempts`).
-const MAX_CONNECTIONS_PER_CALL: usize = 64;
+/// Connections one call may open beyond one per request before the session gives up (the
+/// client's own `max_attempts` normally ends every request first).
+const SPARE_CONNECTIONS_PER_CALL: usize = 64;
 
-impl<C: Connector, K: Clock> Session<C, K> {
+impl<C: Connector, K: Clock> Session<C, K>
+where
+    TransportError<C>: core::fmt::Display,
+{
     /// A session; nothing is connected before the first request.
     pub fn new(config: ClientConfig, connector: C, clock: K) -> Session<C, K> {
         Session {
@@ -96,7 +147,6 @@ impl<C: Connector, K: Clock> Session<C, K> {
             clock,
             transport: None,
             connections: 0,
-            last_transport_error: None,
             notices: Vec::new(),
         }
     }
@@ -104,11 +154,6 @@ impl<C: Connector, K: Clock> Session<C, K> {
     /// The sans-IO client inside.
     pub fn client(&self) -> &Client {
         &self.client
-    }
-
-    /// The connector.
-    pub fn connector(&self) -> &C {
-        &self.connector
     }
 
     /// The connector, to change its settings.
@@ -121,70 +166,58 @@ impl<C: Connector, K: Clock> Session<C, K> {
         self.connections
     }
 
-    /// The transport's own words for the last [`Error::Transport`] failure, if any.
-    pub fn last_transport_error(&self) -> Option<&TransportError<C>> {
-        self.last_transport_error.as_ref()
-    }
-
     /// Sends one request and waits for its outcome.
     pub fn request(&mut self, request: ApiRequest) -> Outcome {
-        let mut outcomes = self.request_all(alloc::vec![request]);
-        outcomes.pop().unwrap_or(Outcome::Failed(Failure {
-            kind: FailureKind::OutcomeUnknown,
-            error: Error::Timeout,
-        }))
+        let mut outcome = None;
+        self.request_each([request], |_, o| outcome = Some(o));
+        outcome.unwrap_or_else(|| Err(gave_up(None)))
+    }
+
+    /// Sends the requests in order and returns all their outcomes at once. Prefer
+    /// [`Session::request_each`] for many requests: this holds every response.
+    pub fn request_all(&mut self, requests: Vec<ApiRequest>) -> Vec<Outcome> {
+        let mut outcomes = Vec::with_capacity(requests.len());
+        self.request_each(requests, |_, outcome| outcomes.push(outcome));
+        outcomes
     }
 
     /// Sends the requests in order (on one connection while the server keeps it open) and
-    /// returns their outcomes in the same order.
-    pub fn request_all(&mut self, requests: Vec<ApiRequest>) -> Vec<Outcome> {
-        let now = self.clock.now();
-        self.last_transport_error = None;
+    /// hands each outcome to `on_outcome`, with the request's index, as soon as it is known:
+    /// outcomes come in request order, and memory stays bounded by one response however
+    /// many requests there are. Every request gets exactly one outcome.
+    pub fn request_each(
+        &mut self,
+        requests: impl IntoIterator<Item = ApiRequest>,
+        mut on_outcome: impl FnMut(usize, Outcome),
+    ) {
         if let Some(transport) = self.transport.as_mut() {
             if self.connector.is_stale(transport) {
                 self.client.discard_connection();
                 self.transport = None;
             }
         }
-        let ids: Vec<RequestId> = requests
-            .into_iter()
-            .map(|r| self.client.send(r, now))
-            .collect();
-        let mut outcomes = self.run();
-        ids.into_iter()
-            .map(|id| match outcomes.iter().position(|(i, _)| *i == id) {
-                Some(i) => outcomes.swap_remove(i).1,
-                // Every request ends in exactly one outcome; should the loop bound be hit
-                // first, say so rather than panic.
-                None => Outcome::Failed(Failure {
-                    kind: FailureKind::OutcomeUnknown,
-                    error: Error::Timeout,
-                }),
-            })
-            .collect()
-    }
-
-    /// Drives until every queued request has an outcome.
-    fn run(&mut self) -> Vec<(RequestId, Outcome)> {
-        let mut outcomes = Vec::new();
-        for _ in 0..MAX_CONNECTIONS_PER_CALL {
+        let now = self.clock.now();
+        let mut batch = Batch {
+            first: None,
+            done: Vec::new(),
+            transport: None,
+        };
+        for request in requests {
+            let id = self.client.send(request, now);
+            batch.first.get_or_insert(id);
+            batch.done.push(false);
+        }
+        let bound = batch.done.len().saturating_add(SPARE_CONNECTIONS_PER_CALL);
+        for _ in 0..bound {
+            while let Some(event) = self.client.poll_event() {
+                batch.sort(event, &mut self.notices, &mut on_outcome);
+            }
+            if batch.is_done() {
+                return;
+            }
             if self.client.wants_connection() {
-                let config = self.client.config();
-                match self.connector.connect(config.host(), config.port()) {
-                    Ok(transport) => {
-                        config.tls().set_time(self.connector.wall_clock());
-                        // On error the client has already ended every queued request.
-                        if self.client.open_connection(self.clock.now()).is_ok() {
-                            self.transport = Some(transport);
-                            self.connections += 1;
-                        }
-                    }
-                    Err(e) => {
-                        self.last_transport_error = Some(e);
-                        self.client.transport_failed();
-                        break;
-                    }
-                }
+                self.connect(&mut batch);
+                continue;
             }
             let Some(transport) = self.transport.as_mut() else {
                 break;
@@ -197,54 +230,124 @@ impl<C: Connector, K: Clock> Session<C, K> {
                 &self.clock,
                 100_000,
                 &mut |t, left| connector.bound_read(t, left),
-                &mut |event| sort_event(event, &mut outcomes, notices),
+                &mut |event| batch.sort(event, notices, &mut on_outcome),
             );
-            match status {
-                Ok(DriveStatus::Idle) => {
-                    if !self.client.is_connected() {
-                        self.transport = None;
-                    }
-                    break;
-                }
-                Ok(DriveStatus::Disconnected) => {
-                    self.transport = None;
-                    break;
-                }
-                Ok(DriveStatus::NeedsConnection) => self.transport = None,
-                Err(e) => {
-                    // The transport broke under us: the client decides each request's fate.
-                    self.transport = None;
-                    self.last_transport_error = Some(e);
-                    self.client.handle_eof(self.clock.now());
-                    if !self.client.wants_connection() && self.client.is_idle() {
-                        break;
-                    }
-                }
+            if !self.client.is_connected() {
+                self.transport = None;
+            }
+            if let Err(e) = status {
+                // The transport broke under us: the client decides each request's fate as
+                // for an end of stream (retried when safe).
+                self.transport = None;
+                batch.transport = Some(detail(&e));
+                self.client.handle_eof(self.clock.now());
             }
         }
-        while let Some(event) = self.client.poll_event() {
-            sort_event(event, &mut outcomes, &mut self.notices);
+        // Every request ends in exactly one outcome; should the loop bound be hit first,
+        // say so rather than panic.
+        for (index, done) in batch.done.iter().enumerate() {
+            if !done {
+                on_outcome(index, Err(gave_up(batch.transport.clone())));
+            }
         }
-        outcomes
+    }
+
+    /// Opens a transport for the client, or tells it the transport could not be opened.
+    fn connect(&mut self, batch: &mut Batch) {
+        let config = self.client.config();
+        match self.connector.connect(config.host(), config.port()) {
+            Ok(transport) => {
+                let wall_clock = self.connector.wall_clock();
+                // On error the client has already ended every queued request.
+                if self
+                    .client
+                    .open_connection(self.clock.now(), wall_clock)
+                    .is_ok()
+                {
+                    self.transport = Some(transport);
+                    self.connections += 1;
+                }
+            }
+            Err(e) => {
+                batch.transport = Some(detail(&e));
+                self.client.transport_failed();
+            }
+        }
     }
 }
 
-/// Request outcomes go to `outcomes`, everything else to `notices`.
-fn sort_event(event: Event, outcomes: &mut Vec<(RequestId, Outcome)>, notices: &mut Vec<Event>) {
-    match event {
-        Event::Response(id, response) => outcomes.push((id, Outcome::Response(response))),
-        Event::Failed(id, failure) => outcomes.push((id, Outcome::Failed(failure))),
-        Event::ScaRequired {
-            id,
-            redirect_url,
-            response,
-        } => outcomes.push((
-            id,
-            Outcome::ScaRequired {
+fn detail<E: embedded_io::Error + core::fmt::Display>(e: &E) -> TransportDetail {
+    TransportDetail {
+        kind: e.kind(),
+        message: alloc::format!("{e}"),
+    }
+}
+
+fn gave_up(transport: Option<TransportDetail>) -> RequestError {
+    RequestError::Failed {
+        failure: Failure {
+            kind: FailureKind::OutcomeUnknown,
+            error: Error::Timeout,
+        },
+        transport,
+    }
+}
+
+/// The requests of one `request_each` call: ids are consecutive from `first`.
+struct Batch {
+    first: Option<RequestId>,
+    done: Vec<bool>,
+    /// The last transport failure seen in this call.
+    transport: Option<TransportDetail>,
+}
+
+impl Batch {
+    fn is_done(&self) -> bool {
+        self.done.iter().all(|d| *d)
+    }
+
+    /// An outcome of this batch goes to `on_outcome`, everything else to `notices`.
+    fn sort(
+        &mut self,
+        event: Event,
+        notices: &mut Vec<Event>,
+        on_outcome: &mut impl FnMut(usize, Outcome),
+    ) {
+        let (id, outcome) = match event {
+            Event::Response(id, response) => (id, Ok(response)),
+            Event::Failed(id, failure) => (
+                id,
+                Err(RequestError::Failed {
+                    failure,
+                    transport: self.transport.clone(),
+                }),
+            ),
+            Event::ScaRequired {
+                id,
                 redirect_url,
-                response: Box::new(response),
-            },
-        )),
-        other => notices.push(other),
+                response,
+            } => (
+                id,
+                Err(RequestError::ScaRequired {
+                    redirect_url,
+                    response: Box::new(response),
+                }),
+            ),
+            other => return notices.push(other),
+        };
+        let index = self
+            .first
+            .and_then(|first| id.as_u64().checked_sub(first.as_u64()))
+            .and_then(|i| usize::try_from(i).ok())
+            .filter(|i| *i < self.done.len());
+        // INVARIANT: the session sends every request itself, one batch at a time, so an
+        // outcome always belongs to the current batch.
+        debug_assert!(index.is_some(), "an outcome from outside the batch");
+        if let Some(index) = index {
+            if !self.done[index] {
+                self.done[index] = true;
+                on_outcome(index, outcome);
+            }
+        }
     }
 }

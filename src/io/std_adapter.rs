@@ -3,7 +3,7 @@
 //! ```no_run
 //! use mtls_core::io::std_adapter::StdClient;
 //! use mtls_core::{ApiRequest, ClientConfig};
-//! # fn demo(config: ClientConfig) -> Result<(), mtls_core::io::std_adapter::RequestError> {
+//! # fn demo(config: ClientConfig) -> Result<(), mtls_core::io::RequestError> {
 //! let mut client = StdClient::new(config);
 //! let user = client.request(ApiRequest::get("/v2.01/my-client-id/users/123"))?;
 //! println!("{} {}", user.status, String::from_utf8_lossy(&user.body));
@@ -11,16 +11,12 @@
 //! ```
 
 use core::time::Duration;
-use std::boxed::Box;
 use std::net::{TcpStream, ToSocketAddrs};
-use std::string::String;
-use std::string::ToString;
 use std::time::{SystemTime, UNIX_EPOCH};
 use std::vec::Vec;
 
-use crate::client::{ApiRequest, Client, ClientConfig, Event, Failure};
-use crate::http::Response;
-use crate::io::session::{self, Connector, Session};
+use crate::client::{ApiRequest, Client, ClientConfig, Event};
+use crate::io::session::{Connector, Outcome, Session};
 use crate::time::{Instant, UnixTime};
 
 /// The wall-clock time now, for certificate checks.
@@ -90,46 +86,6 @@ impl embedded_io::Write for TcpTransport {
         std::io::Write::flush(&mut self.0)
     }
 }
-
-/// The outcome of one request.
-pub type Outcome = Result<Response, RequestError>;
-
-/// What a request can end in, short of a normal response.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum RequestError {
-    /// The request failed; see [`Failure::kind`] for whether it may be retried.
-    Failed(Failure),
-    /// Mangopay asked for Strong Customer Authentication (`401 PendingUserAction`).
-    ScaRequired {
-        /// Where to send the user.
-        redirect_url: Option<String>,
-        /// The full response (boxed: it is large).
-        response: Box<Response>,
-    },
-    /// Connecting or reading/writing the socket failed.
-    Io(std::io::Error),
-}
-
-impl core::fmt::Display for RequestError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            RequestError::Failed(failure) => match failure.kind {
-                crate::FailureKind::NotSent => write!(f, "{} (request not sent)", failure.error),
-                crate::FailureKind::OutcomeUnknown => {
-                    write!(f, "{} (request outcome unknown)", failure.error)
-                }
-            },
-            RequestError::ScaRequired { redirect_url, .. } => match redirect_url {
-                Some(url) => write!(f, "strong customer authentication required: {url}"),
-                None => f.write_str("strong customer authentication required"),
-            },
-            RequestError::Io(e) => write!(f, "network: {e}"),
-        }
-    }
-}
-
-impl core::error::Error for RequestError {}
 
 /// Opens `TcpStream`s with DNS and timeouts for a [`Session`].
 #[derive(Clone, Copy, Debug)]
@@ -237,48 +193,22 @@ impl StdClient {
 
     /// Sends one request and waits for its outcome.
     pub fn request(&mut self, request: ApiRequest) -> Outcome {
-        let outcome = self.session.request(request);
-        self.convert(outcome)
+        self.session.request(request)
     }
 
-    /// Sends several requests, in order, on one connection where possible; returns their
-    /// outcomes in the same order. `Err` when no connection could be opened at all.
-    pub fn request_all(&mut self, requests: Vec<ApiRequest>) -> Result<Vec<Outcome>, RequestError> {
-        let outcomes = self.session.request_all(requests);
-        let unreachable = !outcomes.is_empty()
-            && outcomes.iter().all(
-                |o| matches!(o, session::Outcome::Failed(f) if f.error == crate::Error::Transport),
-            );
-        if unreachable {
-            if let Some(e) = self.session.last_transport_error() {
-                return Err(RequestError::Io(copy_io_error(e)));
-            }
-        }
-        Ok(outcomes.into_iter().map(|o| self.convert(o)).collect())
+    /// Sends the requests one after the other, on one connection where possible, and hands
+    /// each outcome to `on_outcome` (with the request's index) as soon as it is known.
+    pub fn request_each(
+        &mut self,
+        requests: impl IntoIterator<Item = ApiRequest>,
+        on_outcome: impl FnMut(usize, Outcome),
+    ) {
+        self.session.request_each(requests, on_outcome);
     }
 
-    fn convert(&self, outcome: session::Outcome) -> Outcome {
-        match outcome {
-            session::Outcome::Response(response) => Ok(response),
-            session::Outcome::ScaRequired {
-                redirect_url,
-                response,
-            } => Err(RequestError::ScaRequired {
-                redirect_url,
-                response,
-            }),
-            session::Outcome::Failed(failure) if failure.error == crate::Error::Transport => {
-                match self.session.last_transport_error() {
-                    Some(e) => Err(RequestError::Io(copy_io_error(e))),
-                    None => Err(RequestError::Failed(failure)),
-                }
-            }
-            session::Outcome::Failed(failure) => Err(RequestError::Failed(failure)),
-        }
+    /// Sends the requests in order and returns all their outcomes at once. Prefer
+    /// [`StdClient::request_each`] for many requests: this holds every response.
+    pub fn request_all(&mut self, requests: Vec<ApiRequest>) -> Vec<Outcome> {
+        self.session.request_all(requests)
     }
-}
-
-/// `std::io::Error` is not `Clone`: the same kind and message.
-fn copy_io_error(e: &std::io::Error) -> std::io::Error {
-    std::io::Error::new(e.kind(), e.to_string())
 }

@@ -159,6 +159,8 @@ pub enum TlsError {
     InvalidServerName,
     /// A trust anchor could not be used.
     InvalidTrustAnchor,
+    /// The crypto provider cannot sign with the client key's type.
+    ClientKeyUnsupported,
     /// Application data was offered after close.
     Closed,
     /// The crypto provider got no random bytes: on bare metal, register an RNG with
@@ -234,6 +236,9 @@ impl fmt::Display for TlsError {
                 f.write_str("the server name is not a valid DNS name or IP address")
             }
             TlsError::InvalidTrustAnchor => f.write_str("a CA certificate cannot be used as a trust anchor"),
+            TlsError::ClientKeyUnsupported => f.write_str(
+                "the crypto provider cannot sign with the client key's type (use RSA, P-256, P-384 or Ed25519)",
+            ),
             TlsError::Closed => f.write_str("the TLS connection is closed for sending"),
             TlsError::RandomUnavailable => f.write_str(
                 "no random bytes from the host (bare metal: register an RNG with getrandom's custom feature)",

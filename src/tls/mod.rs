@@ -7,7 +7,8 @@
 //! and [`TlsConnection::consume_transmit`], plaintext both ways through
 //! [`TlsConnection::send_plaintext`] and [`TlsConnection::plaintext`]. Every buffer is bounded
 //! by [`TlsLimits`]. Nothing here opens a socket or reads a clock: the wall-clock time used to
-//! check the server's certificate is a value the host passes in.
+//! check the server's certificate is a value the host passes in for each connection.
+//! This is also the only module that hands key material to the crypto provider.
 //!
 //! Contracts:
 //! - After any call that mutates the connection, drain it: send `pending_transmit()`, read
@@ -77,12 +78,12 @@ pub enum Trust {
 }
 
 /// Shared, immutable TLS settings: identity, trust anchors, provider. Build once, then open
-/// any number of [`TlsConnection`]s with it.
+/// any number of [`TlsConnection`]s with it. It holds no clock: each connection is given the
+/// wall-clock time when it opens.
 #[derive(Clone)]
 pub struct TlsConfig {
     base: Arc<ClientConfig>,
     certified_key: Option<Arc<CertifiedKey>>,
-    clock: Arc<HostClock>,
 }
 
 impl core::fmt::Debug for TlsConfig {
@@ -92,23 +93,19 @@ impl core::fmt::Debug for TlsConfig {
 }
 
 impl TlsConfig {
-    /// Builds the configuration. `now` is the wall-clock time used to verify the server's
-    /// certificate until [`TlsConfig::set_time`] moves it.
-    pub fn new(identity: &Identity, trust: Trust, now: UnixTime) -> Result<TlsConfig, TlsError> {
-        TlsConfig::build(Some(identity), trust, now)
+    /// Builds the configuration: loads the identity's private key into the crypto provider
+    /// (the one place a key becomes a signer) and the trust anchors into a verifier.
+    pub fn new(identity: &Identity, trust: Trust) -> Result<TlsConfig, TlsError> {
+        TlsConfig::build(Some(identity), trust)
     }
 
     /// A configuration that presents no client certificate. For diagnostics only: a server
     /// that enforces mTLS must refuse it (see the `mtls` command's checks and the tests).
-    pub fn without_client_identity(trust: Trust, now: UnixTime) -> Result<TlsConfig, TlsError> {
-        TlsConfig::build(None, trust, now)
+    pub fn without_client_identity(trust: Trust) -> Result<TlsConfig, TlsError> {
+        TlsConfig::build(None, trust)
     }
 
-    fn build(
-        identity: Option<&Identity>,
-        trust: Trust,
-        now: UnixTime,
-    ) -> Result<TlsConfig, TlsError> {
+    fn build(identity: Option<&Identity>, trust: Trust) -> Result<TlsConfig, TlsError> {
         let provider: Arc<CryptoProvider> = Arc::new(rustls_rustcrypto::provider());
         let mut roots = RootCertStore::empty();
         match trust {
@@ -126,10 +123,21 @@ impl TlsConfig {
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                 .build()
                 .map_err(|_| TlsError::InvalidTrustAnchor)?;
-        let clock = Arc::new(HostClock(spin::Mutex::new(now)));
-        let certified_key =
-            identity.map(|id| Arc::new(CertifiedKey::new(id.chain().to_vec(), id.signing_key())));
-        let mut config = ClientConfig::builder_with_details(provider, clock.clone())
+        let certified_key = match identity {
+            Some(id) => {
+                let signer = provider
+                    .key_provider
+                    .load_private_key(id.key_der().clone_key())
+                    .map_err(|_| TlsError::ClientKeyUnsupported)?;
+                Some(Arc::new(CertifiedKey::new(id.chain().to_vec(), signer)))
+            }
+            None => None,
+        };
+        // Every connection replaces this clock with the wall-clock time it was opened with.
+        let unset = Arc::new(FixedClock(UnixTime::since_unix_epoch(
+            core::time::Duration::ZERO,
+        )));
+        let mut config = ClientConfig::builder_with_details(provider, unset)
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|_| TlsError::Internal)?
             .with_webpki_verifier(verifier)
@@ -141,23 +149,18 @@ impl TlsConfig {
         Ok(TlsConfig {
             base: Arc::new(config),
             certified_key,
-            clock,
         })
-    }
-
-    /// Moves the wall clock used for certificate verification (seconds since the Unix epoch).
-    pub fn set_time(&self, now: UnixTime) {
-        *self.clock.0.lock() = now;
     }
 }
 
-/// The host's wall-clock reading, as rustls asks for it.
+/// The wall-clock time a connection was opened with, as rustls asks for it: a handshake
+/// takes seconds at most, so one reading serves the whole verification.
 #[derive(Debug)]
-struct HostClock(spin::Mutex<UnixTime>);
+struct FixedClock(UnixTime);
 
-impl TimeProvider for HostClock {
+impl TimeProvider for FixedClock {
     fn current_time(&self) -> Option<UnixTime> {
-        Some(*self.0.lock())
+        Some(self.0)
     }
 }
 
@@ -228,7 +231,10 @@ enum Phase {
 /// ```
 /// # fn demo(config: &mtls_core::tls::TlsConfig) -> Result<(), mtls_core::tls::TlsError> {
 /// use mtls_core::tls::{TlsConnection, TlsLimits};
-/// let mut tls = TlsConnection::new(config, "api-mtls.sandbox.mangopay.com", TlsLimits::default())?;
+/// use mtls_core::time::UnixTime;
+/// let now = UnixTime::since_unix_epoch(core::time::Duration::from_secs(1_790_000_000));
+/// let mut tls =
+///     TlsConnection::new(config, "api-mtls.sandbox.mangopay.com", TlsLimits::default(), now)?;
 /// // The ClientHello is ready to go before any input.
 /// assert!(!tls.pending_transmit().is_empty());
 /// # Ok(()) }
@@ -273,11 +279,13 @@ enum Step {
 
 impl TlsConnection {
     /// Starts a handshake with `server_name` (a DNS name or an IP address, also sent as SNI).
+    /// `now` is the wall-clock time against which the server's certificate is verified.
     /// The ClientHello is in [`TlsConnection::pending_transmit`] when this returns.
     pub fn new(
         config: &TlsConfig,
         server_name: &str,
         limits: TlsLimits,
+        now: UnixTime,
     ) -> Result<TlsConnection, TlsError> {
         let name = ServerName::try_from(server_name)
             .map_err(|_| TlsError::InvalidServerName)?
@@ -288,6 +296,7 @@ impl TlsConnection {
             key: config.certified_key.clone(),
             asked: asked.clone(),
         });
+        per_conn.time_provider = Arc::new(FixedClock(now));
         let conn = UnbufferedClientConnection::new(Arc::new(per_conn), name)
             .map_err(|e| TlsError::from_rustls(&e))?;
         let mut tls = TlsConnection {

@@ -6,11 +6,11 @@ use std::io::{Read, Write};
 
 use mtls_core::auth::Credentials;
 use mtls_core::time::Instant;
-use mtls_core::{Client, ClientConfig, Event};
+use mtls_core::{Auth, Client, ClientConfig, Event};
 use rustls::version::TLS13;
 use rustls::ServerConnection;
 
-use super::{identity_for_fixture, wall_now, TestServerPki};
+use super::{identity_for_fixture, TestServerPki};
 
 /// A request the fake API read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,7 +158,7 @@ pub fn pump(client: &mut Client, api: &mut FakeApi, now: Instant, split: usize) 
     for _ in 0..200 {
         let mut progressed = false;
         loop {
-            let n = client.poll_transmit(&mut buf, now);
+            let n = client.poll_transmit(&mut buf);
             if n == 0 {
                 break;
             }
@@ -193,10 +193,9 @@ pub fn new_client(pki: &TestServerPki) -> Client {
     let credentials = Credentials::new("cid", "secret-api-key").unwrap();
     let config = ClientConfig::new(
         "https://localhost",
-        credentials,
+        Auth::ClientCredentials(credentials),
         &identity,
         pki.trust(),
-        wall_now(),
     )
     .unwrap();
     Client::new(config)

@@ -213,12 +213,12 @@ pub fn converse(
 
 /// A client for `server_name` with default limits.
 pub fn client(config: &TlsConfig, server_name: &str) -> TlsConnection {
-    TlsConnection::new(config, server_name, TlsLimits::default()).unwrap()
+    TlsConnection::new(config, server_name, TlsLimits::default(), wall_now()).unwrap()
 }
 
 /// A TLS config for `identity` trusting `pki`'s CA.
 pub fn client_config(pki: &TestServerPki, identity: &Identity) -> TlsConfig {
-    TlsConfig::new(identity, pki.trust(), wall_now()).unwrap()
+    TlsConfig::new(identity, pki.trust()).unwrap()
 }
 
 /// A seeded xorshift generator: deterministic "random" splits.

@@ -7,7 +7,8 @@ use std::vec::Vec;
 
 use mtls_core::ApiRequest;
 
-use crate::session::{Outcome, Session};
+use crate::session::new_session;
+use mtls_core::io::RequestError;
 
 const USAGE: &str =
     "usage: mtls_wasi.wasm request METHOD PATH... [--data BODY] [-H 'Name: value']...
@@ -108,65 +109,49 @@ pub fn run(args: &[String], env: &[(String, String)]) -> bool {
             return false;
         }
     };
-    let mut session = Session::new(config);
-    let requests = args
-        .paths
-        .iter()
-        .map(|path| {
-            let mut r = ApiRequest::new(&args.method, path);
-            for (n, v) in &args.headers {
-                r = r.header(n, v);
-            }
-            if let Some(d) = &args.data {
-                if !args
-                    .headers
-                    .iter()
-                    .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-                {
-                    r = r.header("Content-Type", "application/json");
-                }
-                r = r.body(d.as_bytes().to_vec());
-            }
-            r
-        })
-        .collect();
-    let outcomes = session.request_all(requests);
-    for notice in &session.notices {
-        if let mtls_core::Event::Warning(w) = notice {
-            eprintln!("mtls: warning: {}", warning_text(w));
+    let mut session = new_session(config);
+    let requests = args.paths.iter().map(|path| {
+        let mut r = ApiRequest::new(&args.method, path);
+        for (n, v) in &args.headers {
+            r = r.header(n, v);
         }
-    }
+        if let Some(d) = &args.data {
+            if !args
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+            {
+                r = r.header("Content-Type", "application/json");
+            }
+            r = r.body(d.as_bytes().to_vec());
+        }
+        r
+    });
     let mut ok = true;
     let mut stdout = std::io::stdout().lock();
-    for (path, outcome) in args.paths.iter().zip(outcomes) {
+    // Each outcome is printed as it arrives: memory stays bounded by one response.
+    session.request_each(requests, |index, outcome| {
+        let path = &args.paths[index];
         match outcome {
-            Outcome::Response(response) => {
+            Ok(response) => {
                 print_body(&mut stdout, &response.body);
                 if response.status >= 400 {
                     eprintln!("mtls: {} {path}: HTTP {}", args.method, response.status);
                     ok = false;
                 }
             }
-            Outcome::ScaRequired {
-                redirect_url,
-                response,
-            } => {
-                print_body(&mut stdout, &response.body);
-                eprintln!(
-                    "mtls: {} {path}: strong customer authentication required{}",
-                    args.method,
-                    redirect_url.map(|u| format!(": {u}")).unwrap_or_default()
-                );
+            Err(e) => {
+                if let RequestError::ScaRequired { response, .. } = &e {
+                    print_body(&mut stdout, &response.body);
+                }
+                eprintln!("mtls: {} {path}: {e}", args.method);
                 ok = false;
             }
-            Outcome::Failed { failure, detail } => {
-                eprintln!(
-                    "mtls: {} {path}: {}",
-                    args.method,
-                    Outcome::failure_message(&failure, detail.as_deref())
-                );
-                ok = false;
-            }
+        }
+    });
+    for notice in &session.notices {
+        if let mtls_core::Event::Warning(w) = notice {
+            eprintln!("mtls: warning: {w}");
         }
     }
     // Nothing useful to do if stdout is gone.
@@ -179,17 +164,6 @@ fn print_body(out: &mut impl std::io::Write, body: &[u8]) {
     let _ = out.write_all(body);
     if !body.ends_with(b"\n") {
         let _ = out.write_all(b"\n");
-    }
-}
-
-fn warning_text(w: &mtls_core::client::Warning) -> String {
-    match w {
-        mtls_core::client::Warning::BaseUrl(w) => format!("{w}"),
-        mtls_core::client::Warning::Identity(w) => format!("{w}"),
-        mtls_core::client::Warning::ClientCertificateNotRequested => {
-            String::from("the server did not ask for the client certificate (mTLS not in use)")
-        }
-        other => format!("{other:?}"),
     }
 }
 

@@ -10,7 +10,8 @@ use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::{ApiRequest, Error as CoreError, ErrorKind, FailureKind};
 
 use crate::config::{self, ConfigError, Settings};
-use crate::session::{Outcome, Session};
+use crate::session::{new_session, Session};
+use mtls_core::io::RequestError;
 
 wit_bindgen::generate!({
     world: "mtls-wasi",
@@ -71,14 +72,14 @@ impl GuestSession for SessionResource {
                 b.passphrase.as_deref().map(str::as_bytes),
             ),
         }
-        .map_err(|e| not_sent(&CoreError::Identity(e), None))?;
+        .map_err(|e| not_sent(&CoreError::Identity(e)))?;
         let ca = match ca {
             Some(Ca::Pem(pem)) => Some(CaBundle::from_pem(&pem)),
             Some(Ca::Base64(b64)) => Some(CaBundle::from_base64_pem(&b64)),
             None => None,
         }
         .transpose()
-        .map_err(|e| not_sent(&CoreError::Identity(e), None))?;
+        .map_err(|e| not_sent(&CoreError::Identity(e)))?;
         let settings = Settings {
             base_url: &base_url,
             client_id,
@@ -86,14 +87,14 @@ impl GuestSession for SessionResource {
             timeout: timeout_ms.map(|ms| Duration::from_millis(u64::from(ms))),
         };
         let client_config = config::build(settings, &identity, ca).map_err(|e| match e {
-            ConfigError::Core(e) => not_sent(&e, None),
+            ConfigError::Core(e) => not_sent(&e),
             ConfigError::Missing(what) => Error::Config(Failure {
                 message: what,
                 delivery: Delivery::NotSent,
             }),
         })?;
         Ok(SessionHandle::new(SessionResource(RefCell::new(
-            Session::new(client_config),
+            new_session(client_config),
         ))))
     }
 
@@ -109,19 +110,23 @@ impl GuestSession for SessionResource {
         request.body = body;
         let mut session = self.0.borrow_mut();
         session.notices.clear();
-        let outcome = session.request_all(vec![request]).pop();
-        match outcome {
-            Some(Outcome::Response(r)) => Ok(response(r)),
-            Some(Outcome::ScaRequired {
+        match session.request(request) {
+            Ok(r) => Ok(response(r)),
+            Err(RequestError::ScaRequired {
                 redirect_url,
                 response: r,
             }) => Err(Error::ScaRequired(Sca {
                 redirect_url,
-                response: response(r),
+                response: response(*r),
             })),
-            Some(Outcome::Failed { failure, detail }) => Err(error(&failure, detail.as_deref())),
-            // `request_all` returns one outcome per request.
-            None => Err(not_sent(&CoreError::Transport, Some("no outcome"))),
+            Err(e) => {
+                let message = e.to_string();
+                match e {
+                    RequestError::Failed { failure, .. } => Err(error(&failure, message)),
+                    // `RequestError` is non-exhaustive; its text still says what happened.
+                    _ => Err(not_sent(&CoreError::Transport)),
+                }
+            }
         }
     }
 
@@ -138,20 +143,19 @@ fn response(r: mtls_core::http::Response) -> Response {
     }
 }
 
-fn not_sent(e: &CoreError, detail: Option<&str>) -> Error {
-    error(
-        &mtls_core::Failure {
-            kind: FailureKind::NotSent,
-            error: e.clone(),
-        },
-        detail,
-    )
+fn not_sent(e: &CoreError) -> Error {
+    let failure = mtls_core::Failure {
+        kind: FailureKind::NotSent,
+        error: e.clone(),
+    };
+    let message = failure.to_string();
+    error(&failure, message)
 }
 
-/// One WIT case per `ErrorKind`.
-fn error(failure: &mtls_core::Failure, detail: Option<&str>) -> Error {
+/// One WIT case per `ErrorKind`; `message` is the core's text for the failure.
+fn error(failure: &mtls_core::Failure, message: String) -> Error {
     let f = Failure {
-        message: Outcome::failure_message(failure, detail),
+        message,
         delivery: match failure.kind {
             FailureKind::NotSent => Delivery::NotSent,
             FailureKind::OutcomeUnknown => Delivery::OutcomeUnknown,

@@ -8,7 +8,7 @@ use mtls_core::auth::Credentials;
 use mtls_core::identity::load::IdentitySources;
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::tls::Trust;
-use mtls_core::{ClientConfig, Error};
+use mtls_core::{Auth, ClientConfig, Error};
 
 use crate::session::wall_clock_now;
 
@@ -69,12 +69,15 @@ pub fn build(
 ) -> Result<ClientConfig, ConfigError> {
     let credentials = Credentials::new(settings.client_id, settings.api_key)
         .map_err(|e| ConfigError::Core(Error::Auth(e)))?;
+    // The client checks validity on every connection; a configuration refuses up front.
+    identity
+        .check(wall_clock_now())
+        .map_err(|e| ConfigError::Core(Error::Identity(e)))?;
     let mut config = ClientConfig::new(
         settings.base_url,
-        credentials,
+        Auth::ClientCredentials(credentials),
         identity,
         trust(ca)?,
-        wall_clock_now(),
     )?;
     if let Some(timeout) = settings.timeout {
         config.request_timeout = timeout;

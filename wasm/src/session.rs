@@ -1,16 +1,13 @@
 //! A blocking session over wasi:sockets: the core's [`mtls_core::io::Session`] (one client
 //! holding the token cache, one kept-alive connection, reconnects when the client asks) with
-//! a connector that opens wasi:sockets TCP streams. This file only opens transports and
-//! keeps the WASI error text for failures.
+//! a connector that opens wasi:sockets TCP streams. This file only opens transports; the
+//! WASI error text travels with failures as the core's `TransportDetail`.
 
 use core::time::Duration;
-use std::string::String;
-use std::vec::Vec;
 
-use mtls_core::http::Response;
-use mtls_core::io::{Clock, Connector, Outcome as CoreOutcome};
+use mtls_core::io::{Clock, Connector};
 use mtls_core::time::{Instant, UnixTime};
-use mtls_core::{ApiRequest, ClientConfig, Error, Event, Failure, FailureKind};
+use mtls_core::ClientConfig;
 
 use crate::net::{NetError, TcpStream};
 
@@ -28,43 +25,6 @@ impl Clock for MonotonicClock {
 pub fn wall_clock_now() -> UnixTime {
     let t = wasi::clocks::wall_clock::now();
     UnixTime::since_unix_epoch(Duration::new(t.seconds, t.nanoseconds))
-}
-
-/// How one request ended.
-#[derive(Debug)]
-pub enum Outcome {
-    /// A response (any status).
-    Response(Response),
-    /// Mangopay's `401 PendingUserAction`.
-    ScaRequired {
-        /// Where to send the user.
-        redirect_url: Option<String>,
-        /// The full response.
-        response: Response,
-    },
-    /// No response; `detail` is the WASI transport error behind an [`Error::Transport`].
-    Failed {
-        /// What the core says.
-        failure: Failure,
-        /// The transport's own words, when the transport failed.
-        detail: Option<String>,
-    },
-}
-
-impl Outcome {
-    /// A one-line description of a failure (for stderr and the WIT `failure.message`).
-    pub fn failure_message(failure: &Failure, detail: Option<&str>) -> String {
-        let mut message = format!("{}", failure.error);
-        if let Some(detail) = detail {
-            message.push_str(": ");
-            message.push_str(detail);
-        }
-        match failure.kind {
-            FailureKind::NotSent => message.push_str(" (request not sent)"),
-            FailureKind::OutcomeUnknown => message.push_str(" (request outcome unknown)"),
-        }
-        message
-    }
 }
 
 /// Opens wasi:sockets TCP connections for the core's [`mtls_core::io::Session`].
@@ -96,56 +56,14 @@ impl Connector for WasiConnector {
     }
 }
 
-/// One client, its connection and its token cache: the core's session over wasi:sockets,
-/// with the transport's own words attached to transport failures.
-pub struct Session {
-    inner: mtls_core::io::Session<WasiConnector, MonotonicClock>,
-    /// Events other than outcomes (connected, token fetched, warnings), oldest first.
-    pub notices: Vec<Event>,
-}
+/// One client, its connection and its token cache: the core's session over wasi:sockets.
+pub type Session = mtls_core::io::Session<WasiConnector, MonotonicClock>;
 
-impl Session {
-    /// A session; nothing is connected before the first request.
-    pub fn new(config: ClientConfig) -> Session {
-        let connector = WasiConnector {
-            io_timeout: config.request_timeout,
-        };
-        Session {
-            inner: mtls_core::io::Session::new(config, connector, MonotonicClock),
-            notices: Vec::new(),
-        }
-    }
-
-    /// TCP connections opened so far.
-    pub fn connections(&self) -> u32 {
-        self.inner.connections()
-    }
-
-    /// Sends the requests in order (one connection while the server keeps it open) and
-    /// returns their outcomes in the same order.
-    pub fn request_all(&mut self, requests: Vec<ApiRequest>) -> Vec<Outcome> {
-        let outcomes = self.inner.request_all(requests);
-        self.notices.append(&mut self.inner.notices);
-        let detail = self.inner.last_transport_error().map(|e| e.message.clone());
-        outcomes
-            .into_iter()
-            .map(|outcome| match outcome {
-                CoreOutcome::Response(response) => Outcome::Response(response),
-                CoreOutcome::ScaRequired {
-                    redirect_url,
-                    response,
-                } => Outcome::ScaRequired {
-                    redirect_url,
-                    response: *response,
-                },
-                CoreOutcome::Failed(failure) => {
-                    let detail = match failure.error {
-                        Error::Transport => detail.clone(),
-                        _ => None,
-                    };
-                    Outcome::Failed { failure, detail }
-                }
-            })
-            .collect()
-    }
+/// A session; nothing is connected before the first request. Each wait (DNS, connect,
+/// read, write) is bounded by the request timeout.
+pub fn new_session(config: ClientConfig) -> Session {
+    let connector = WasiConnector {
+        io_timeout: config.request_timeout,
+    };
+    Session::new(config, connector, MonotonicClock)
 }

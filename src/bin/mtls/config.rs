@@ -8,7 +8,7 @@ use mtls_core::identity::load::{IdentitySources, LoadedIdentity};
 use mtls_core::io::std_adapter::wall_clock_now;
 use mtls_core::presets::Preset;
 use mtls_core::tls::Trust;
-use mtls_core::ClientConfig;
+use mtls_core::{Auth, ClientConfig};
 use zeroize::Zeroizing;
 
 use crate::{non_empty, Fail, IdentityArgs};
@@ -113,47 +113,47 @@ pub fn client_config(args: &ApiArgs) -> Result<(ClientConfig, String), Fail> {
             .as_deref()
             .and_then(|b| Preset::from_name(b.trim()))
             .is_some_and(|p| p.token_path().is_none());
-    // Without a token exchange the credentials are not used: placeholders satisfy the type.
-    let placeholder = |v: Option<String>| v.or_else(|| certificate_only.then(|| "unused".into()));
-    let client_id = placeholder(non_empty(args.client_id.clone()));
-    let api_key = placeholder(non_empty(args.api_key.clone())).map(Zeroizing::new);
+    let client_id = non_empty(args.client_id.clone());
+    let api_key = non_empty(args.api_key.clone()).map(Zeroizing::new);
     let mut missing = Vec::new();
     if base_url.is_none() {
         missing.push("MTLS_BASE_URL (--base-url)");
     }
-    if client_id.is_none() {
+    // Without a token exchange there are no credentials to ask for.
+    if client_id.is_none() && !certificate_only {
         missing.push("MTLS_CLIENT_ID (--client-id)");
     }
-    if api_key.is_none() {
+    if api_key.is_none() && !certificate_only {
         missing.push("MTLS_API_KEY (--api-key)");
     }
-    let (Some(base_url), Some(client_id), Some(api_key)) = (base_url, client_id, api_key) else {
+    let Some(base_url) = base_url.filter(|_| missing.is_empty()) else {
         return Err(Fail::config(format_args!(
             "missing configuration: {}",
             missing.join(", ")
         )));
     };
     let base_url = resolve_base_url(&base_url);
-    let credentials = Credentials::new(client_id.clone(), String::from(api_key.as_str()))
-        .map_err(|e| Fail::config(format_args!("credentials: {e}")))?;
+    let auth = match (&client_id, &api_key) {
+        (Some(id), Some(key)) if !certificate_only => Auth::ClientCredentials(
+            Credentials::new(id.clone(), String::from(key.as_str()))
+                .map_err(|e| Fail::config(format_args!("credentials: {e}")))?,
+        ),
+        _ => Auth::CertificateOnly,
+    };
     let loaded = load_identity(&args.identity)?;
+    // The client checks validity on every connection; a command refuses up front.
+    loaded
+        .identity
+        .check(wall_clock_now())
+        .map_err(|e| Fail::config(mtls_core::Error::Identity(e)))?;
     let trust = trust(&loaded)?;
-    let mut config = ClientConfig::new(
-        &base_url,
-        credentials,
-        &loaded.identity,
-        trust,
-        wall_clock_now(),
-    )
-    .map_err(Fail::config)?;
+    let mut config =
+        ClientConfig::new(&base_url, auth, &loaded.identity, trust).map_err(Fail::config)?;
     if let Some(path) = non_empty(args.token_path.clone()) {
         config.token_path = path;
     }
-    if certificate_only {
-        config.auth = mtls_core::client::AuthMode::CertificateOnly;
-    }
     config.request_timeout = timeout(args.timeout)?;
-    Ok((config, client_id))
+    Ok((config, client_id.unwrap_or_default()))
 }
 
 /// `secs` as a timeout; zero is refused (it would fail every request).

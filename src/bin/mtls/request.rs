@@ -4,11 +4,9 @@ use std::io::{Read, Write};
 
 use clap::Args;
 use mtls_core::auth::IdempotencyKey;
-use mtls_core::client::Warning;
 use mtls_core::http::Response;
-use mtls_core::io::std_adapter::{RequestError, StdClient};
+use mtls_core::io::std_adapter::StdClient;
 use mtls_core::presets::ErrorBody;
-use mtls_core::tls::TlsVersion;
 use mtls_core::{ApiRequest, Event};
 
 use crate::config::{client_config, ApiArgs};
@@ -85,19 +83,11 @@ pub fn run(args: RequestArgs) -> Result<(), Fail> {
         io_timeout.min(std::time::Duration::from_secs(10)),
         io_timeout,
     );
-    let outcomes = client.request_all(requests);
-    report_notices(&mut client.take_notices(), args.verbose);
-
-    let outcomes = match outcomes {
-        Ok(outcomes) => outcomes,
-        Err(e) => {
-            error(&format!("{method} {}: {e}", labels.join(", ")));
-            return Err(Fail::Failed);
-        }
-    };
     let mut failures = Failures::new(&method);
     let mut stdout = std::io::stdout().lock();
-    for (path, outcome) in labels.iter().zip(outcomes) {
+    // Each outcome is printed as it arrives: memory stays bounded by one response.
+    client.request_each(requests, |index, outcome| {
+        let path = &labels[index];
         match outcome {
             Ok(response) if response.status < 400 => {
                 failures.flush();
@@ -106,9 +96,10 @@ pub fn run(args: RequestArgs) -> Result<(), Fail> {
                 }
             }
             Ok(response) => failures.add(path, http_error(&response)),
-            Err(e) => failures.add(path, request_error(&e)),
+            Err(e) => failures.add(path, e.to_string()),
         }
-    }
+    });
+    report_notices(&mut client.take_notices(), args.verbose);
     failures.flush();
     if let Err(e) = stdout.flush() {
         error(&format!("writing to stdout: {e}"));
@@ -156,11 +147,6 @@ impl<'a> Failures<'a> {
     }
 }
 
-/// Why a request failed, from the library's `Display` (which carries no secret).
-fn request_error(e: &RequestError) -> String {
-    e.to_string()
-}
-
 /// `HTTP 404`, plus the API's own message when the body is a Mangopay or Mastercard error.
 fn http_error(response: &Response) -> String {
     let mut message = format!("HTTP {}", response.status);
@@ -194,15 +180,11 @@ fn write_body(out: &mut impl Write, body: &[u8]) -> std::io::Result<()> {
 fn report_notices(notices: &mut Vec<Event>, verbose: bool) {
     for event in notices.drain(..) {
         match event {
-            Event::Warning(w) => warning(&warning_text(&w)),
+            Event::Warning(w) => warning(&w.to_string()),
             Event::Connected {
                 version,
                 client_cert_requested,
             } if verbose => {
-                let version = match version {
-                    TlsVersion::Tls12 => "TLS 1.2",
-                    TlsVersion::Tls13 => "TLS 1.3",
-                };
                 let cert = if client_cert_requested {
                     "client certificate requested"
                 } else {
@@ -224,19 +206,6 @@ fn report_notices(notices: &mut Vec<Event>, verbose: bool) {
             }
             _ => {}
         }
-    }
-}
-
-/// A warning of the client, as text.
-fn warning_text(w: &Warning) -> String {
-    match w {
-        Warning::BaseUrl(w) => w.to_string(),
-        Warning::Identity(w) => w.to_string(),
-        Warning::ClientCertificateNotRequested => String::from(
-            "the server did not ask for the client certificate: mTLS was not used on this \
-             connection",
-        ),
-        other => format!("{other:?}"),
     }
 }
 

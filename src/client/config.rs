@@ -1,0 +1,130 @@
+//! What a [`super::Client`] is built from: the base URL, how requests are authorised, the
+//! TLS settings and the bounds. Validated once, before any traffic.
+
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use super::Warning;
+use crate::auth::{Credentials, RetryPolicy, SharedTokenCache};
+use crate::error::Error;
+use crate::http::Limits;
+use crate::identity::{Identity, Validity, EXPIRY_WARNING_DAYS};
+use crate::presets::{check_base_url, BaseUrl};
+use crate::tls::{TlsConfig, TlsLimits, Trust};
+
+/// How API requests are authorised on top of the client certificate.
+///
+/// ```
+/// use mtls_core::auth::Credentials;
+/// use mtls_core::client::Auth;
+/// // Mangopay: Basic credentials buy a Bearer token, on the mTLS connection.
+/// let mangopay = Auth::ClientCredentials(Credentials::new("my-client-id", "my-api-key")?);
+/// // Mastercard's mTLS-only APIs: the certificate is the whole story.
+/// let mastercard = Auth::CertificateOnly;
+/// # let _ = (mangopay, mastercard);
+/// # Ok::<(), mtls_core::auth::AuthError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub enum Auth {
+    /// OAuth2 client credentials: a Bearer token from the token endpoint (Mangopay).
+    ClientCredentials(Credentials),
+    /// The client certificate alone: no token, no `Authorization` header.
+    CertificateOnly,
+}
+
+/// Everything a [`super::Client`] needs; build with [`ClientConfig::new`], adjust the public
+/// fields.
+#[derive(Debug)]
+pub struct ClientConfig {
+    pub(super) host: String,
+    pub(super) port: u16,
+    pub(super) path_prefix: String,
+    pub(super) auth: Auth,
+    pub(super) tls: TlsConfig,
+    /// The client certificate's validity window, checked on every new connection.
+    pub(super) validity: Option<Validity>,
+    /// Warnings known at configuration time; the client's first events.
+    pub(super) warnings: Vec<Warning>,
+    /// Path of the token endpoint under the base URL's path (default `/v2.01/oauth/token`).
+    pub token_path: String,
+    /// TLS buffer bounds.
+    pub tls_limits: TlsLimits,
+    /// HTTP response limits.
+    pub http_limits: Limits,
+    /// How long a handshake, and each request once sent, may take (default 30 s).
+    pub request_timeout: Duration,
+    /// How many connections a request may try when a retry is safe, and how many
+    /// handshakes in a row may fail before the queue ends (default 3).
+    pub max_attempts: u8,
+    /// From how many days before the client certificate expires each new connection warns
+    /// (default [`EXPIRY_WARNING_DAYS`], 30).
+    pub expiry_warning_days: i64,
+    /// The token cache; share one between clients (connections) to fetch one token for all.
+    pub token_cache: SharedTokenCache,
+    /// What to do on `401`.
+    pub retry_policy: RetryPolicy,
+}
+
+impl ClientConfig {
+    /// Validates everything that does not depend on the time, before any traffic: the base
+    /// URL (an https URL; a Mangopay host without `api-mtls` gives a [`Warning`]), the
+    /// identity (a leaf without `clientAuth` is a warning), and builds the TLS configuration.
+    /// The certificate's validity is checked against the wall clock each time a connection
+    /// opens ([`super::Client::open_connection`]).
+    pub fn new(
+        base_url: &str,
+        auth: Auth,
+        identity: &Identity,
+        trust: Trust,
+    ) -> Result<ClientConfig, Error> {
+        let mut config = ClientConfig::with_tls(base_url, auth, TlsConfig::new(identity, trust)?)?;
+        config.validity = Some(identity.validity());
+        config
+            .warnings
+            .extend(identity.timeless_warnings().map(Warning::Identity));
+        Ok(config)
+    }
+
+    /// Like [`ClientConfig::new`] with a prepared [`TlsConfig`]: no identity, so no
+    /// identity checks.
+    pub fn with_tls(base_url: &str, auth: Auth, tls: TlsConfig) -> Result<ClientConfig, Error> {
+        let url = BaseUrl::parse(base_url)?;
+        let mut warnings = Vec::new();
+        if let Some(w) = check_base_url(&url) {
+            warnings.push(Warning::BaseUrl(w));
+        }
+        Ok(ClientConfig {
+            host: url.host().to_string(),
+            port: url.port_or_default(),
+            path_prefix: url.path_prefix().to_string(),
+            auth,
+            tls,
+            validity: None,
+            warnings,
+            token_path: String::from(crate::auth::DEFAULT_TOKEN_PATH),
+            tls_limits: TlsLimits::default(),
+            http_limits: Limits::default(),
+            request_timeout: Duration::from_secs(30),
+            max_attempts: 3,
+            expiry_warning_days: EXPIRY_WARNING_DAYS,
+            token_cache: SharedTokenCache::default(),
+            retry_policy: RetryPolicy::default(),
+        })
+    }
+
+    /// The host to connect to (also the TLS server name).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port to connect to (443 unless the base URL says otherwise).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// How requests are authorised.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+}

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 
 use mtls_core::auth::{
-    AccessToken, Acquire, AuthError, CachePolicy, ExportedToken, SharedTokenCache, TokenCache,
-    TokenResponse, MAX_EXPIRES_IN_SECS,
+    AccessToken, Acquire, AuthError, CachePolicy, ExportedToken, TokenCache, TokenResponse,
+    MAX_EXPIRES_IN_SECS,
 };
 use mtls_core::time::Instant;
 
@@ -35,7 +35,7 @@ fn valid_token(a: Acquire) -> String {
 
 #[test]
 fn reuse_before_margin_refresh_after() {
-    let cache = SharedTokenCache::new(CachePolicy::default());
+    let cache = TokenCache::new(CachePolicy::default());
     let Acquire::Fetch(ticket) = cache.acquire(secs(100)) else {
         panic!("empty cache must ask for a fetch")
     };
@@ -63,7 +63,7 @@ fn reuse_before_margin_refresh_after() {
 
 #[test]
 fn expired_token_makes_others_wait() {
-    let cache = SharedTokenCache::default();
+    let cache = TokenCache::default();
     let Acquire::Fetch(t) = cache.acquire(secs(0)) else {
         panic!()
     };
@@ -82,8 +82,7 @@ fn expired_token_makes_others_wait() {
 
 #[test]
 fn configurable_margin_and_short_lived_tokens() {
-    let mut cache =
-        TokenCache::new(CachePolicy::new().with_refresh_margin(Duration::from_secs(60)));
+    let cache = TokenCache::new(CachePolicy::new().with_refresh_margin(Duration::from_secs(60)));
     let Acquire::Fetch(id) = cache.acquire(secs(0)) else {
         panic!()
     };
@@ -91,7 +90,7 @@ fn configurable_margin_and_short_lived_tokens() {
     assert_eq!(t.refresh_at(), secs(540));
 
     // expires_in <= margin: usable for half its life.
-    let mut cache = TokenCache::default();
+    let cache = TokenCache::default();
     let Acquire::Fetch(id) = cache.acquire(secs(0)) else {
         panic!()
     };
@@ -102,7 +101,7 @@ fn configurable_margin_and_short_lived_tokens() {
     assert!(matches!(cache.acquire(secs(10)), Acquire::Fetch(_)));
 
     // Exactly the margin: also half.
-    let mut cache = TokenCache::default();
+    let cache = TokenCache::default();
     let Acquire::Fetch(id) = cache.acquire(secs(0)) else {
         panic!()
     };
@@ -110,7 +109,7 @@ fn configurable_margin_and_short_lived_tokens() {
     assert_eq!(t.refresh_at(), secs(15));
 
     // A one-second token.
-    let mut cache = TokenCache::default();
+    let cache = TokenCache::default();
     let Acquire::Fetch(id) = cache.acquire(secs(0)) else {
         panic!()
     };
@@ -120,7 +119,7 @@ fn configurable_margin_and_short_lived_tokens() {
 
 #[test]
 fn single_flight_across_eight_threads() {
-    let cache = SharedTokenCache::default();
+    let cache = TokenCache::default();
     let fetches = Arc::new(AtomicUsize::new(0));
     let waits = Arc::new(AtomicUsize::new(0));
     let barrier = Arc::new(Barrier::new(8));
@@ -179,7 +178,7 @@ fn single_flight_across_eight_threads() {
 
 #[test]
 fn dropped_ticket_releases_the_fetch() {
-    let cache = SharedTokenCache::default();
+    let cache = TokenCache::default();
     let other = cache.clone();
     let Acquire::Fetch(ticket) = cache.acquire(secs(0)) else {
         panic!()
@@ -191,7 +190,7 @@ fn dropped_ticket_releases_the_fetch() {
     let Acquire::Fetch(ticket) = other.acquire(secs(1)) else {
         panic!("a dropped ticket must let another caller fetch")
     };
-    assert_eq!(ticket.id().started(), secs(1));
+    assert_eq!(ticket.started(), secs(1));
     // Dropping an `Acquire::Fetch` without looking at it releases too.
     drop(ticket);
     let _ = other.acquire(secs(2));
@@ -200,7 +199,7 @@ fn dropped_ticket_releases_the_fetch() {
 
 #[test]
 fn failed_fetch_releases_the_fetch() {
-    let cache = SharedTokenCache::default();
+    let cache = TokenCache::default();
     let Acquire::Fetch(ticket) = cache.acquire(secs(0)) else {
         panic!()
     };
@@ -217,8 +216,7 @@ fn failed_fetch_releases_the_fetch() {
 
 #[test]
 fn stuck_fetch_times_out() {
-    let cache =
-        SharedTokenCache::new(CachePolicy::new().with_fetch_timeout(Duration::from_secs(10)));
+    let cache = TokenCache::new(CachePolicy::new().with_fetch_timeout(Duration::from_secs(10)));
     let Acquire::Fetch(stuck) = cache.acquire(secs(0)) else {
         panic!()
     };
@@ -245,7 +243,7 @@ fn stuck_fetch_times_out() {
 
 #[test]
 fn completion_after_lifetime_ran_out() {
-    let mut cache = TokenCache::default();
+    let cache = TokenCache::default();
     let Acquire::Fetch(id) = cache.acquire(secs(0)) else {
         panic!()
     };
@@ -258,7 +256,7 @@ fn completion_after_lifetime_ran_out() {
 
 #[test]
 fn invalidate_only_drops_the_same_generation() {
-    let cache = SharedTokenCache::default();
+    let cache = TokenCache::default();
     let Acquire::Fetch(t) = cache.acquire(secs(0)) else {
         panic!()
     };
@@ -280,7 +278,7 @@ fn invalidate_only_drops_the_same_generation() {
 
 #[test]
 fn export_import_round_trip() {
-    let a = SharedTokenCache::default();
+    let a = TokenCache::default();
     assert_eq!(a.export(secs(0)), None);
     let Acquire::Fetch(t) = a.acquire(secs(1000)) else {
         panic!()
@@ -292,7 +290,7 @@ fn export_import_round_trip() {
     assert_eq!(exported.remaining(), Duration::from_secs(3000));
 
     // Another process, another monotonic clock.
-    let b = SharedTokenCache::default();
+    let b = TokenCache::default();
     let imported = b.import(&exported, secs(7)).unwrap();
     assert_eq!(imported.expires_at(), secs(3007));
     assert_eq!(imported.refresh_at(), secs(2977));
@@ -333,7 +331,7 @@ fn export_import_round_trip() {
 fn fake_clock_walk() {
     // Drive one cache through many refreshes on a fake clock: every fetch gets a new
     // generation, no two fetches overlap, and a token is never handed out past its expiry.
-    let mut cache = TokenCache::default();
+    let cache = TokenCache::default();
     let mut now = 0u64;
     let mut pending = None;
     let mut generations = 0;
@@ -359,7 +357,7 @@ fn fake_clock_walk() {
 #[test]
 fn end_of_time_does_not_overflow() {
     let end = Instant::from_millis(u64::MAX);
-    let mut cache = TokenCache::default();
+    let cache = TokenCache::default();
     let Acquire::Fetch(id) = cache.acquire(ms(u64::MAX - 1000)) else {
         panic!()
     };

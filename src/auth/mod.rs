@@ -10,12 +10,12 @@
 //! ```
 //! use core::time::Duration;
 //! use mtls_core::auth::{
-//!     parse_token_response, Acquire, CachePolicy, Credentials, SharedTokenCache, TokenRequest,
+//!     parse_token_response, Acquire, CachePolicy, Credentials, TokenCache, TokenRequest,
 //! };
 //! use mtls_core::time::Instant;
 //!
 //! let creds = Credentials::new("Aladdin", "ghsiu6hjqQjj")?;
-//! let cache = SharedTokenCache::new(CachePolicy::default());
+//! let cache = TokenCache::new(CachePolicy::default());
 //! let now = Instant::from_secs(10);
 //!
 //! let token = match cache.acquire(now) {
@@ -46,17 +46,17 @@
 //!
 //! # How the client state machine uses this module
 //!
-//! Before sending an API request the client calls [`SharedTokenCache::acquire`]. `Valid` gives
+//! Before sending an API request the client calls [`TokenCache::acquire`]. `Valid` gives
 //! the token to attach ([`CachedToken::bearer_header`]); keep its [`Generation`] with the
 //! request. `Fetch` gives a [`FetchTicket`]: send a [`TokenRequest`] first on the same
 //! connection, parse the answer with [`parse_token_response`] and pass the result to
-//! [`SharedTokenCache::complete`] (dropping the ticket instead, e.g. when the connection dies,
+//! [`TokenCache::complete`] (dropping the ticket instead, e.g. when the connection dies,
 //! lets another caller fetch). `Wait` means another connection is fetching: keep the request
 //! queued and call `acquire` again later (at the latest at the `until` instant it carries,
 //! when a stuck fetch is given up). When an API response comes back `401`, ask
 //! [`RetryPolicy::decide`]: [`AuthDecision::ScaRequired`] is Mangopay's SCA answer (report it,
 //! keep the token); [`AuthDecision::InvalidateAndRetry`] means call
-//! [`SharedTokenCache::invalidate`] with the generation the request was sent with and send the
+//! [`TokenCache::invalidate`] with the generation the request was sent with and send the
 //! request again (once: a 401 means the server did not act on it, so this is safe even for a
 //! POST without an idempotency key); [`AuthDecision::Deliver`] hands the response to the caller.
 //!
@@ -83,8 +83,7 @@ mod policy;
 mod token;
 
 pub use cache::{
-    Acquire, CachePolicy, CachedToken, ExportedToken, FetchId, FetchTicket, Generation,
-    SharedTokenCache, TokenCache,
+    Acquire, CachePolicy, CachedToken, ExportedToken, FetchTicket, Generation, TokenCache,
 };
 pub use credentials::{AuthScheme, AuthorizationValue, Credentials, RequestHeader, TokenRequest};
 pub use policy::{

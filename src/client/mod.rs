@@ -30,7 +30,7 @@
 //!
 //! # Tokens
 //! Before the first API request on a connection, the client takes a token from the shared
-//! [`SharedTokenCache`]; when there is none (or it is due for refresh) it sends the token
+//! [`TokenCache`]; when there is none (or it is due for refresh) it sends the token
 //! request on the same connection first. A `401` invalidates the token and the request is
 //! retried once; Mangopay's `401 PendingUserAction` is not a token problem and becomes
 //! [`Event::ScaRequired`] with the token kept.
@@ -43,7 +43,7 @@ use core::time::Duration;
 
 use crate::auth::{
     parse_token_response, Acquire, AuthDecision, CachedToken, Credentials, FetchTicket, Generation,
-    IdempotencyKey, RetryPolicy, SharedTokenCache, TokenRequest, IDEMPOTENCY_KEY_HEADER,
+    IdempotencyKey, RetryPolicy, TokenCache, TokenRequest, IDEMPOTENCY_KEY_HEADER,
 };
 use crate::error::Error;
 use crate::http::{self, Limits, Request, Response, ResponseDecoder};
@@ -92,7 +92,7 @@ pub struct ClientConfig {
     /// How many connections a request may try when a retry is safe (default 3).
     pub max_attempts: u8,
     /// The token cache; share one between clients (connections) to fetch one token for all.
-    pub token_cache: SharedTokenCache,
+    pub token_cache: TokenCache,
     /// What to do on `401`.
     pub retry_policy: RetryPolicy,
 }
@@ -142,7 +142,7 @@ impl ClientConfig {
             http_limits: Limits::default(),
             request_timeout: Duration::from_secs(30),
             max_attempts: 3,
-            token_cache: SharedTokenCache::default(),
+            token_cache: TokenCache::default(),
             retry_policy: RetryPolicy::default(),
         })
     }

@@ -1,4 +1,5 @@
-//! The token cache: expiry, refresh margin, single flight, tickets, invalidation, export.
+//! The token cache: expiry, refresh margin, single flight, tickets, invalidation, export,
+//! and sharing by clone.
 
 use core::time::Duration;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -195,6 +196,94 @@ fn dropped_ticket_releases_the_fetch() {
     drop(ticket);
     let _ = other.acquire(secs(2));
     assert!(matches!(cache.acquire(secs(2)), Acquire::Fetch(_)));
+}
+
+#[test]
+fn clones_share_a_fresh_cache_is_private() {
+    let policy = CachePolicy::new().with_refresh_margin(Duration::from_secs(60));
+    let cache = TokenCache::new(policy);
+    let clone = cache.clone();
+    let private = TokenCache::new(policy);
+    assert_eq!(clone.policy(), policy);
+    // The fetch is shared: a clone waits, a fresh cache fetches for itself.
+    let Acquire::Fetch(ticket) = cache.acquire(secs(0)) else {
+        panic!()
+    };
+    assert!(clone.is_fetching(secs(0)));
+    assert!(matches!(clone.acquire(secs(0)), Acquire::Wait { .. }));
+    assert!(!private.is_fetching(secs(0)));
+    let Acquire::Fetch(own) = private.acquire(secs(0)) else {
+        panic!("a fresh cache shares no fetch")
+    };
+    // So is the token, its generation, and every change to it.
+    let t = ticket.complete(response("shared", 3600), secs(0)).unwrap();
+    assert_eq!(valid_token(clone.acquire(secs(1))), "shared");
+    assert_eq!(clone.current(secs(1)), Some(t.clone()));
+    assert_eq!(clone.export(secs(1)), cache.export(secs(1)));
+    assert_eq!(private.current(secs(1)), None);
+    let p = own.complete(response("private", 3600), secs(0)).unwrap();
+    assert_eq!(p.generation().get(), 1, "generations are per cache");
+    assert_eq!(valid_token(cache.acquire(secs(1))), "shared");
+    assert!(clone.invalidate(t.generation()));
+    assert_eq!(cache.current(secs(1)), None);
+    assert_eq!(valid_token(private.acquire(secs(1))), "private");
+    private.clear();
+    assert_eq!(private.current(secs(1)), None);
+    // A clone of a clone is the same cache too.
+    let Acquire::Fetch(ticket) = clone.clone().acquire(secs(2)) else {
+        panic!()
+    };
+    assert!(cache.is_fetching(secs(2)));
+    drop(ticket);
+    assert!(!cache.is_fetching(secs(2)));
+}
+
+#[test]
+fn ticket_completes_the_cache_that_issued_it() {
+    let a = TokenCache::default();
+    let b = TokenCache::default();
+    let Acquire::Fetch(ticket) = a.acquire(secs(0)) else {
+        panic!()
+    };
+    // Completed through the wrong handle: the token still goes where the ticket came from.
+    b.complete(ticket, response("a's", 3600), secs(0)).unwrap();
+    assert_eq!(valid_token(a.acquire(secs(1))), "a's");
+    assert!(!a.is_fetching(secs(1)));
+    assert_eq!(b.current(secs(1)), None);
+    assert!(matches!(b.acquire(secs(1)), Acquire::Fetch(_)));
+}
+
+#[test]
+fn stale_ticket_does_not_release_a_newer_fetch() {
+    let cache = TokenCache::new(CachePolicy::new().with_fetch_timeout(Duration::from_secs(10)));
+    let Acquire::Fetch(stuck) = cache.acquire(secs(0)) else {
+        panic!()
+    };
+    let Acquire::Fetch(second) = cache.acquire(secs(10)) else {
+        panic!("a stuck fetch must expire")
+    };
+    assert_eq!(second.started(), secs(10));
+    // The timed-out ticket dropped late leaves the second fetch in flight.
+    drop(stuck);
+    assert!(cache.is_fetching(secs(11)));
+    match cache.acquire(secs(11)) {
+        Acquire::Wait { until } => assert_eq!(until, secs(20)),
+        other => panic!("{other:?}"),
+    }
+    // `clear` forgets the fetch: the next caller fetches, and the cleared ticket, dropped,
+    // does not release the new one; completed, it still installs its (valid) token.
+    cache.clear();
+    assert!(!cache.is_fetching(secs(11)));
+    let Acquire::Fetch(third) = cache.acquire(secs(11)) else {
+        panic!("clear must forget the in-flight fetch")
+    };
+    drop(second);
+    assert!(cache.is_fetching(secs(12)));
+    assert!(matches!(cache.acquire(secs(12)), Acquire::Wait { .. }));
+    let t = third.complete(response("third", 3600), secs(12)).unwrap();
+    assert_eq!(t.expires_at(), secs(3611));
+    assert!(!cache.is_fetching(secs(12)));
+    assert_eq!(valid_token(cache.acquire(secs(13))), "third");
 }
 
 #[test]

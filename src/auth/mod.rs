@@ -46,11 +46,16 @@
 //!
 //! # How the client state machine uses this module
 //!
+//! The client takes its [`TokenCache`] from
+//! [`ClientConfig::token_cache`](crate::client::ClientConfig::token_cache): clone one cache
+//! into several configs to share it (one token, one fetch at a time, for all of them); a
+//! fresh cache is private to its client.
+//!
 //! Before sending an API request the client calls [`TokenCache::acquire`]. `Valid` gives
 //! the token to attach ([`CachedToken::bearer_header`]); keep its [`Generation`] with the
 //! request. `Fetch` gives a [`FetchTicket`]: send a [`TokenRequest`] first on the same
 //! connection, parse the answer with [`parse_token_response`] and pass the result to
-//! [`TokenCache::complete`] (dropping the ticket instead, e.g. when the connection dies,
+//! [`FetchTicket::complete`] (dropping the ticket instead, e.g. when the connection dies,
 //! lets another caller fetch). `Wait` means another connection is fetching: keep the request
 //! queued and call `acquire` again later (at the latest at the `until` instant it carries,
 //! when a stuck fetch is given up). When an API response comes back `401`, ask
@@ -68,6 +73,7 @@
 //! | `expires_in` | 1 s ..= [`MAX_EXPIRES_IN_SECS`] = 31 536 000 s (365 days) |
 //! | token response body | [`MAX_TOKEN_RESPONSE_LEN`] = 8 KiB, nested at most 32 deep |
 //! | refresh margin / fetch timeout | 30 s / 30 s by default ([`CachePolicy`]) |
+//! | fetches in flight | one per [`TokenCache`], shared by all its clones |
 //!
 //! # Secrets
 //!

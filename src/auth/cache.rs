@@ -293,6 +293,8 @@ struct FetchId {
 }
 
 /// [`State::acquire`]'s answer, turned into an [`Acquire`] once the lock is released.
+// Inline for the same reason as `Acquire`: `Valid` is the common answer.
+#[allow(clippy::large_enum_variant)]
 enum Decision {
     Valid(CachedToken),
     Fetch(FetchId),

@@ -1,12 +1,13 @@
-//! The token cache: expiry, refresh margin, single flight, tickets, invalidation, export.
+//! The token cache: expiry, refresh margin, single flight, tickets, invalidation, export,
+//! and sharing by clone.
 
 use core::time::Duration;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 
 use mtls_core::auth::{
-    AccessToken, Acquire, AuthError, CachePolicy, ExportedToken, SharedTokenCache, TokenCache,
-    TokenResponse, MAX_EXPIRES_IN_SECS,
+    AccessToken, Acquire, AuthError, CachePolicy, ExportedToken, TokenCache, TokenResponse,
+    MAX_EXPIRES_IN_SECS,
 };
 use mtls_core::time::Instant;
 
@@ -35,7 +36,7 @@ fn valid_token(a: Acquire) -> String {
 
 #[test]
 fn reuse_before_margin_refresh_after() {
-    let cache = SharedTokenCache::new(CachePolicy::default());
+    let cache = TokenCache::new(CachePolicy::default());
     let Acquire::Fetch(ticket) = cache.acquire(secs(100)) else {
         panic!("empty cache must ask for a fetch")
     };
@@ -63,7 +64,7 @@ fn reuse_before_margin_refresh_after() {
 
 #[test]
 fn expired_token_makes_others_wait() {
-    let cache = SharedTokenCache::default();
+    let cache = TokenCache::default();
     let Acquire::Fetch(t) = cache.acquire(secs(0)) else {
         panic!()
     };
@@ -82,8 +83,7 @@ fn expired_token_makes_others_wait() {
 
 #[test]
 fn configurable_margin_and_short_lived_tokens() {
-    let mut cache =
-        TokenCache::new(CachePolicy::new().with_refresh_margin(Duration::from_secs(60)));
+    let cache = TokenCache::new(CachePolicy::new().with_refresh_margin(Duration::from_secs(60)));
     let Acquire::Fetch(id) = cache.acquire(secs(0)) else {
         panic!()
     };
@@ -91,7 +91,7 @@ fn configurable_margin_and_short_lived_tokens() {
     assert_eq!(t.refresh_at(), secs(540));
 
     // expires_in <= margin: usable for half its life.
-    let mut cache = TokenCache::default();
+    let cache = TokenCache::default();
     let Acquire::Fetch(id) = cache.acquire(secs(0)) else {
         panic!()
     };
@@ -102,7 +102,7 @@ fn configurable_margin_and_short_lived_tokens() {
     assert!(matches!(cache.acquire(secs(10)), Acquire::Fetch(_)));
 
     // Exactly the margin: also half.
-    let mut cache = TokenCache::default();
+    let cache = TokenCache::default();
     let Acquire::Fetch(id) = cache.acquire(secs(0)) else {
         panic!()
     };
@@ -110,7 +110,7 @@ fn configurable_margin_and_short_lived_tokens() {
     assert_eq!(t.refresh_at(), secs(15));
 
     // A one-second token.
-    let mut cache = TokenCache::default();
+    let cache = TokenCache::default();
     let Acquire::Fetch(id) = cache.acquire(secs(0)) else {
         panic!()
     };
@@ -120,7 +120,7 @@ fn configurable_margin_and_short_lived_tokens() {
 
 #[test]
 fn single_flight_across_eight_threads() {
-    let cache = SharedTokenCache::default();
+    let cache = TokenCache::default();
     let fetches = Arc::new(AtomicUsize::new(0));
     let waits = Arc::new(AtomicUsize::new(0));
     let barrier = Arc::new(Barrier::new(8));
@@ -179,7 +179,7 @@ fn single_flight_across_eight_threads() {
 
 #[test]
 fn dropped_ticket_releases_the_fetch() {
-    let cache = SharedTokenCache::default();
+    let cache = TokenCache::default();
     let other = cache.clone();
     let Acquire::Fetch(ticket) = cache.acquire(secs(0)) else {
         panic!()
@@ -191,7 +191,7 @@ fn dropped_ticket_releases_the_fetch() {
     let Acquire::Fetch(ticket) = other.acquire(secs(1)) else {
         panic!("a dropped ticket must let another caller fetch")
     };
-    assert_eq!(ticket.id().started(), secs(1));
+    assert_eq!(ticket.started(), secs(1));
     // Dropping an `Acquire::Fetch` without looking at it releases too.
     drop(ticket);
     let _ = other.acquire(secs(2));
@@ -199,8 +199,96 @@ fn dropped_ticket_releases_the_fetch() {
 }
 
 #[test]
+fn clones_share_a_fresh_cache_is_private() {
+    let policy = CachePolicy::new().with_refresh_margin(Duration::from_secs(60));
+    let cache = TokenCache::new(policy);
+    let clone = cache.clone();
+    let private = TokenCache::new(policy);
+    assert_eq!(clone.policy(), policy);
+    // The fetch is shared: a clone waits, a fresh cache fetches for itself.
+    let Acquire::Fetch(ticket) = cache.acquire(secs(0)) else {
+        panic!()
+    };
+    assert!(clone.is_fetching(secs(0)));
+    assert!(matches!(clone.acquire(secs(0)), Acquire::Wait { .. }));
+    assert!(!private.is_fetching(secs(0)));
+    let Acquire::Fetch(own) = private.acquire(secs(0)) else {
+        panic!("a fresh cache shares no fetch")
+    };
+    // So is the token, its generation, and every change to it.
+    let t = ticket.complete(response("shared", 3600), secs(0)).unwrap();
+    assert_eq!(valid_token(clone.acquire(secs(1))), "shared");
+    assert_eq!(clone.current(secs(1)), Some(t.clone()));
+    assert_eq!(clone.export(secs(1)), cache.export(secs(1)));
+    assert_eq!(private.current(secs(1)), None);
+    let p = own.complete(response("private", 3600), secs(0)).unwrap();
+    assert_eq!(p.generation().get(), 1, "generations are per cache");
+    assert_eq!(valid_token(cache.acquire(secs(1))), "shared");
+    assert!(clone.invalidate(t.generation()));
+    assert_eq!(cache.current(secs(1)), None);
+    assert_eq!(valid_token(private.acquire(secs(1))), "private");
+    private.clear();
+    assert_eq!(private.current(secs(1)), None);
+    // A clone of a clone is the same cache too.
+    let Acquire::Fetch(ticket) = clone.clone().acquire(secs(2)) else {
+        panic!()
+    };
+    assert!(cache.is_fetching(secs(2)));
+    drop(ticket);
+    assert!(!cache.is_fetching(secs(2)));
+}
+
+#[test]
+fn ticket_completes_the_cache_that_issued_it() {
+    let a = TokenCache::default();
+    let b = TokenCache::default();
+    let Acquire::Fetch(ticket) = a.acquire(secs(0)) else {
+        panic!()
+    };
+    // Completed through the wrong handle: the token still goes where the ticket came from.
+    b.complete(ticket, response("a's", 3600), secs(0)).unwrap();
+    assert_eq!(valid_token(a.acquire(secs(1))), "a's");
+    assert!(!a.is_fetching(secs(1)));
+    assert_eq!(b.current(secs(1)), None);
+    assert!(matches!(b.acquire(secs(1)), Acquire::Fetch(_)));
+}
+
+#[test]
+fn stale_ticket_does_not_release_a_newer_fetch() {
+    let cache = TokenCache::new(CachePolicy::new().with_fetch_timeout(Duration::from_secs(10)));
+    let Acquire::Fetch(stuck) = cache.acquire(secs(0)) else {
+        panic!()
+    };
+    let Acquire::Fetch(second) = cache.acquire(secs(10)) else {
+        panic!("a stuck fetch must expire")
+    };
+    assert_eq!(second.started(), secs(10));
+    // The timed-out ticket dropped late leaves the second fetch in flight.
+    drop(stuck);
+    assert!(cache.is_fetching(secs(11)));
+    match cache.acquire(secs(11)) {
+        Acquire::Wait { until } => assert_eq!(until, secs(20)),
+        other => panic!("{other:?}"),
+    }
+    // `clear` forgets the fetch: the next caller fetches, and the cleared ticket, dropped,
+    // does not release the new one; completed, it still installs its (valid) token.
+    cache.clear();
+    assert!(!cache.is_fetching(secs(11)));
+    let Acquire::Fetch(third) = cache.acquire(secs(11)) else {
+        panic!("clear must forget the in-flight fetch")
+    };
+    drop(second);
+    assert!(cache.is_fetching(secs(12)));
+    assert!(matches!(cache.acquire(secs(12)), Acquire::Wait { .. }));
+    let t = third.complete(response("third", 3600), secs(12)).unwrap();
+    assert_eq!(t.expires_at(), secs(3611));
+    assert!(!cache.is_fetching(secs(12)));
+    assert_eq!(valid_token(cache.acquire(secs(13))), "third");
+}
+
+#[test]
 fn failed_fetch_releases_the_fetch() {
-    let cache = SharedTokenCache::default();
+    let cache = TokenCache::default();
     let Acquire::Fetch(ticket) = cache.acquire(secs(0)) else {
         panic!()
     };
@@ -217,8 +305,7 @@ fn failed_fetch_releases_the_fetch() {
 
 #[test]
 fn stuck_fetch_times_out() {
-    let cache =
-        SharedTokenCache::new(CachePolicy::new().with_fetch_timeout(Duration::from_secs(10)));
+    let cache = TokenCache::new(CachePolicy::new().with_fetch_timeout(Duration::from_secs(10)));
     let Acquire::Fetch(stuck) = cache.acquire(secs(0)) else {
         panic!()
     };
@@ -245,7 +332,7 @@ fn stuck_fetch_times_out() {
 
 #[test]
 fn completion_after_lifetime_ran_out() {
-    let mut cache = TokenCache::default();
+    let cache = TokenCache::default();
     let Acquire::Fetch(id) = cache.acquire(secs(0)) else {
         panic!()
     };
@@ -258,7 +345,7 @@ fn completion_after_lifetime_ran_out() {
 
 #[test]
 fn invalidate_only_drops_the_same_generation() {
-    let cache = SharedTokenCache::default();
+    let cache = TokenCache::default();
     let Acquire::Fetch(t) = cache.acquire(secs(0)) else {
         panic!()
     };
@@ -280,7 +367,7 @@ fn invalidate_only_drops_the_same_generation() {
 
 #[test]
 fn export_import_round_trip() {
-    let a = SharedTokenCache::default();
+    let a = TokenCache::default();
     assert_eq!(a.export(secs(0)), None);
     let Acquire::Fetch(t) = a.acquire(secs(1000)) else {
         panic!()
@@ -292,7 +379,7 @@ fn export_import_round_trip() {
     assert_eq!(exported.remaining(), Duration::from_secs(3000));
 
     // Another process, another monotonic clock.
-    let b = SharedTokenCache::default();
+    let b = TokenCache::default();
     let imported = b.import(&exported, secs(7)).unwrap();
     assert_eq!(imported.expires_at(), secs(3007));
     assert_eq!(imported.refresh_at(), secs(2977));
@@ -333,7 +420,7 @@ fn export_import_round_trip() {
 fn fake_clock_walk() {
     // Drive one cache through many refreshes on a fake clock: every fetch gets a new
     // generation, no two fetches overlap, and a token is never handed out past its expiry.
-    let mut cache = TokenCache::default();
+    let cache = TokenCache::default();
     let mut now = 0u64;
     let mut pending = None;
     let mut generations = 0;
@@ -359,7 +446,7 @@ fn fake_clock_walk() {
 #[test]
 fn end_of_time_does_not_overflow() {
     let end = Instant::from_millis(u64::MAX);
-    let mut cache = TokenCache::default();
+    let cache = TokenCache::default();
     let Acquire::Fetch(id) = cache.acquire(ms(u64::MAX - 1000)) else {
         panic!()
     };

@@ -3,8 +3,8 @@
 use core::time::Duration;
 
 use mtls_core::auth::{
-    parse_token_response, AccessToken, Acquire, AuthError, Credentials, ExportedToken,
-    SharedTokenCache, TokenCache, TokenRequest, TokenResponse,
+    parse_token_response, AccessToken, Acquire, AuthError, Credentials, ExportedToken, TokenCache,
+    TokenRequest, TokenResponse,
 };
 use mtls_core::time::Instant;
 
@@ -43,7 +43,8 @@ fn nothing_secret_is_printed() {
     let response: TokenResponse = parse_token_response(200, body.as_bytes()).unwrap();
     let exported = ExportedToken::new(token.clone(), Duration::from_secs(60));
 
-    let shared = SharedTokenCache::default();
+    let cache = TokenCache::default();
+    let shared = cache.clone();
     let Acquire::Fetch(ticket) = shared.acquire(Instant::ZERO) else {
         panic!()
     };
@@ -52,12 +53,12 @@ fn nothing_secret_is_printed() {
         .complete(ticket, Ok(response.clone()), Instant::ZERO)
         .unwrap();
     let acquired = shared.acquire(Instant::from_secs(1));
-    let mut plain = TokenCache::default();
-    let Acquire::Fetch(id) = plain.acquire(Instant::ZERO) else {
+    let plain = TokenCache::default();
+    let Acquire::Fetch(ticket) = plain.acquire(Instant::ZERO) else {
         panic!()
     };
-    plain
-        .complete(id, Ok(response.clone()), Instant::ZERO)
+    ticket
+        .complete(Ok(response.clone()), Instant::ZERO)
         .unwrap();
 
     let outputs = [
@@ -78,8 +79,9 @@ fn nothing_secret_is_printed() {
         ("FetchTicket", ticket_dbg),
         ("CachedToken", format!("{cached:?}")),
         ("Acquire", format!("{acquired:?}")),
-        ("SharedTokenCache", format!("{shared:?}")),
-        ("TokenCache", format!("{plain:?}")),
+        ("TokenCache", format!("{cache:?}")),
+        ("TokenCache clone", format!("{shared:?}")),
+        ("private TokenCache", format!("{plain:?}")),
     ];
     for (what, s) in &outputs {
         assert_clean(what, s);

@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Barrier};
 
-use mtls_core::auth::{AuthError, Credentials, IdempotencyKey, SharedTokenCache};
+use mtls_core::auth::{AuthError, Credentials, IdempotencyKey, TokenCache};
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::io::std_adapter::StdClient;
 use mtls_core::io::RequestError;
@@ -298,7 +298,7 @@ fn a_truncated_response_is_an_error_never_a_short_body() {
 #[test]
 fn eight_threads_sharing_a_token_cache_fetch_exactly_one_token() {
     let sandbox = Arc::new(sandbox());
-    let cache = SharedTokenCache::default();
+    let cache = TokenCache::default();
     let barrier = Arc::new(Barrier::new(8));
     let threads: Vec<_> = (0..8)
         .map(|i| {

@@ -1,24 +1,7 @@
 //! The token cache: expiry tracking on the host's monotonic clock and single-flight refresh.
 //!
-//! # Rules
-//!
-//! - A token of lifetime `L` obtained from a fetch handed out at `t0` expires at `t0 + L`
-//!   (counted from when the fetch was handed out, not when it completed: the server issued
-//!   the token after that, so this errs on the early side).
-//! - It is *fresh* (reused without question) until `refresh_at`: `t0 + L - margin`, or, when
-//!   `L <= margin`, `t0 + L / 2` so that a short-lived token is still used for half its life
-//!   rather than refreshed on every request ([`CachePolicy::usable_for`]).
-//! - Between `refresh_at` and `expires_at` the first caller gets [`Acquire::Fetch`]; while that
-//!   refresh is in flight the others keep getting the old token, which the server still
-//!   accepts. With no token, or an expired one, the others get [`Acquire::Wait`].
-//! - One fetch is in flight at a time. It ends when completed, when its ticket is dropped
-//!   (abandoned), or when it has been in flight for [`CachePolicy::fetch_timeout`]; after
-//!   that the next caller gets a new `Fetch`. A late completion of a timed-out fetch still
-//!   installs its token if it succeeded.
-//! - Every installed token gets a new [`Generation`]; [`TokenCache::invalidate`] drops the
-//!   token only if it is still of the given generation.
-//! - A failed fetch releases the slot and leaves no trace: the next caller gets `Fetch` again.
-//!   Not retrying in a loop on failures (e.g. bad credentials) is the caller's job.
+//! The rules are in [`TokenCache`]'s docs (this module is private; its items are
+//! re-exported from [`crate::auth`]).
 
 use alloc::sync::Arc;
 use core::fmt;
@@ -154,30 +137,17 @@ impl CachedToken {
     }
 }
 
-/// Identifies one fetch handed out by a [`TokenCache`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct FetchId {
-    id: u64,
-    started: Instant,
-}
-
-impl FetchId {
-    /// When the fetch was handed out.
-    pub fn started(&self) -> Instant {
-        self.started
-    }
-}
-
-/// What [`TokenCache::acquire`] / [`SharedTokenCache::acquire`] tells the caller to do.
+/// What [`TokenCache::acquire`] tells the caller to do.
 #[must_use]
 #[derive(Debug)]
 // `Valid` (the common answer) holds the token inline; boxing it would allocate per request.
 #[allow(clippy::large_enum_variant)]
-pub enum Acquire<T = FetchTicket> {
+pub enum Acquire {
     /// Use this token.
     Valid(CachedToken),
-    /// This caller, and no other, must fetch a token, then complete the ticket.
-    Fetch(T),
+    /// This caller, and no other, must fetch a token, then complete the ticket
+    /// ([`FetchTicket::complete`]). Dropping the ticket instead abandons the fetch.
+    Fetch(FetchTicket),
     /// Another caller is fetching. Call `acquire` again later; at `until` a fetch that has
     /// not completed is given up and the next caller gets `Fetch`.
     Wait {
@@ -214,57 +184,245 @@ impl ExportedToken {
     }
 }
 
-/// The token cache for one owner (`&mut self`). Share it between connections with
-/// [`SharedTokenCache`].
+/// The token cache: a cheap-to-clone handle (`Arc<spin::Mutex<_>>` inside).
+///
+/// **Clone it to share it between clients and connections; a fresh one is private.** Every
+/// clone of a cache sees the same token and the same in-flight fetch, so any number of
+/// connections holding clones fetch one token between them; a cache made with
+/// [`TokenCache::new`] or [`TokenCache::default`] shares nothing with any other.
+///
+/// All methods take `&self`. The lock is held only inside them, never across a fetch and
+/// never while calling out; nothing reads a clock (`now` is always an argument).
+///
+/// Exactly one caller at a time gets [`Acquire::Fetch`], with a [`FetchTicket`]; the others
+/// get the current token while it is still valid, or [`Acquire::Wait`]. The ticket remembers
+/// the cache it came from: completing it installs the token there, and dropping it
+/// uncompleted abandons the fetch so another caller can start one.
+///
+/// # Rules
+///
+/// - A token of lifetime `L` obtained from a fetch handed out at `t0` expires at `t0 + L`
+///   (counted from when the fetch was handed out, not when it completed: the server issued
+///   the token after that, so this errs on the early side).
+/// - It is *fresh* (reused without question) until `refresh_at`: `t0 + L - margin`, or, when
+///   `L <= margin`, `t0 + L / 2` so that a short-lived token is still used for half its life
+///   rather than refreshed on every request ([`CachePolicy::usable_for`]).
+/// - Between `refresh_at` and `expires_at` the first caller gets [`Acquire::Fetch`]; while that
+///   refresh is in flight the others keep getting the old token, which the server still
+///   accepts. With no token, or an expired one, the others get [`Acquire::Wait`].
+/// - One fetch is in flight at a time. It ends when completed, when its ticket is dropped
+///   (abandoned), or when it has been in flight for [`CachePolicy::fetch_timeout`]; after
+///   that the next caller gets a new `Fetch`. A late completion of a timed-out fetch still
+///   installs its token if it succeeded.
+/// - Every installed token gets a new [`Generation`]; [`TokenCache::invalidate`] drops the
+///   token only if it is still of the given generation.
+/// - A failed fetch releases the slot and leaves no trace: the next caller gets `Fetch` again.
+///   Not retrying in a loop on failures (e.g. bad credentials) is the caller's job.
+///
+/// # Examples
 ///
 /// ```
 /// use core::time::Duration;
 /// use mtls_core::auth::{AccessToken, Acquire, TokenCache, TokenResponse};
 /// use mtls_core::time::Instant;
 ///
-/// let mut cache = TokenCache::default();
-/// let Acquire::Fetch(id) = cache.acquire(Instant::ZERO) else { panic!() };
+/// let cache = TokenCache::default();
+/// let Acquire::Fetch(ticket) = cache.acquire(Instant::ZERO) else { unreachable!() };
 /// // A second caller waits for the first one's fetch.
 /// assert!(matches!(cache.acquire(Instant::ZERO), Acquire::Wait { .. }));
 /// let response = TokenResponse {
 ///     access_token: AccessToken::new("t0k3n")?,
 ///     expires_in: Duration::from_secs(3600),
 /// };
-/// let token = cache.complete(id, Ok(response), Instant::from_secs(1))?;
+/// let token = ticket.complete(Ok(response), Instant::from_secs(1))?;
 /// assert!(matches!(cache.acquire(Instant::from_secs(2)), Acquire::Valid(t) if t == token));
 /// # Ok::<(), mtls_core::auth::AuthError>(())
 /// ```
-#[derive(Debug)]
+///
+/// Sharing, and a fetch abandoned by a dropped ticket:
+///
+/// ```
+/// use core::time::Duration;
+/// use mtls_core::auth::{AccessToken, Acquire, TokenCache, TokenResponse};
+/// use mtls_core::time::Instant;
+///
+/// let cache = TokenCache::default();
+/// let other_connection = cache.clone(); // shares the token and the fetch
+/// let elsewhere = TokenCache::default(); // private: shares nothing
+/// let Acquire::Fetch(ticket) = cache.acquire(Instant::ZERO) else { unreachable!() };
+/// assert!(matches!(other_connection.acquire(Instant::ZERO), Acquire::Wait { .. }));
+/// assert!(matches!(elsewhere.acquire(Instant::ZERO), Acquire::Fetch(_)));
+/// drop(ticket); // the fetching connection died
+/// let Acquire::Fetch(ticket) = other_connection.acquire(Instant::ZERO) else { unreachable!() };
+/// let response = TokenResponse {
+///     access_token: AccessToken::new("t0k3n")?,
+///     expires_in: Duration::from_secs(3600),
+/// };
+/// other_connection.complete(ticket, Ok(response), Instant::from_secs(1))?;
+/// assert!(matches!(cache.acquire(Instant::from_secs(2)), Acquire::Valid(_)));
+/// assert_eq!(elsewhere.current(Instant::from_secs(2)), None);
+/// # Ok::<(), mtls_core::auth::AuthError>(())
+/// ```
+#[derive(Clone, Default)]
 pub struct TokenCache {
+    shared: Arc<Shared>,
+}
+
+/// What the clones of one [`TokenCache`] (and its tickets) point to.
+#[derive(Default)]
+struct Shared {
+    /// Fixed at creation, so read without the lock.
     policy: CachePolicy,
+    state: spin::Mutex<State>,
+}
+
+/// The cache's mutable state, behind the lock.
+struct State {
     token: Option<CachedToken>,
     in_flight: Option<FetchId>,
     next_fetch: u64,
     next_generation: u64,
 }
 
+/// Identifies one fetch handed out by a cache: the slot is released only by the fetch that
+/// holds it, not by a stale ticket (one that timed out, or outlived a `clear`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FetchId {
+    id: u64,
+    started: Instant,
+}
+
+/// [`State::acquire`]'s answer, turned into an [`Acquire`] once the lock is released.
+// Inline for the same reason as `Acquire`: `Valid` is the common answer.
+#[allow(clippy::large_enum_variant)]
+enum Decision {
+    Valid(CachedToken),
+    Fetch(FetchId),
+    Wait { until: Instant },
+}
+
 impl TokenCache {
-    /// An empty cache.
-    pub const fn new(policy: CachePolicy) -> TokenCache {
+    /// An empty, private cache (clone it to share it).
+    pub fn new(policy: CachePolicy) -> TokenCache {
         TokenCache {
-            policy,
-            token: None,
-            in_flight: None,
-            next_fetch: 1,
-            next_generation: 1,
+            shared: Arc::new(Shared {
+                policy,
+                state: spin::Mutex::new(State::default()),
+            }),
         }
     }
 
-    /// The policy.
+    /// The policy it was made with (the same for all its clones).
     pub fn policy(&self) -> CachePolicy {
-        self.policy
+        self.shared.policy
     }
 
-    /// Decides what a caller that needs a token should do (see the module docs for the
-    /// rules). `Fetch` marks a fetch as in flight until it is completed, abandoned or times
-    /// out.
-    pub fn acquire(&mut self, now: Instant) -> Acquire<FetchId> {
-        let timeout = self.policy.fetch_timeout;
+    /// Decides what a caller that needs a token should do (see the rules on
+    /// [`TokenCache`]). `Fetch` marks a fetch as in flight until its ticket is completed or
+    /// dropped, or the fetch times out.
+    pub fn acquire(&self, now: Instant) -> Acquire {
+        // The guard is a temporary: released at the end of this statement, before a ticket
+        // exists (a ticket's `drop` locks).
+        let decision = self.shared.state.lock().acquire(&self.shared.policy, now);
+        match decision {
+            Decision::Valid(token) => Acquire::Valid(token),
+            Decision::Wait { until } => Acquire::Wait { until },
+            Decision::Fetch(id) => Acquire::Fetch(FetchTicket {
+                id,
+                cache: Arc::clone(&self.shared),
+                armed: true,
+            }),
+        }
+    }
+
+    /// Completes a ticket; the same as [`FetchTicket::complete`]. The ticket remembers the
+    /// cache that issued it: that is the cache completed, whichever handle this is called on.
+    ///
+    /// # Errors
+    /// As [`FetchTicket::complete`].
+    pub fn complete(
+        &self,
+        ticket: FetchTicket,
+        result: Result<TokenResponse, AuthError>,
+        now: Instant,
+    ) -> Result<CachedToken, AuthError> {
+        ticket.complete(result, now)
+    }
+
+    /// Drops the token if it is still of `generation` (call on a 401 with the generation the
+    /// failed request was sent with). Returns whether it was dropped. A 401 on an old token
+    /// does not discard a newer one.
+    pub fn invalidate(&self, generation: Generation) -> bool {
+        self.shared.state.lock().invalidate(generation)
+    }
+
+    /// The token if one is held and not expired, without starting a fetch.
+    pub fn current(&self, now: Instant) -> Option<CachedToken> {
+        self.shared.state.lock().current(now)
+    }
+
+    /// Whether a fetch is in flight (and not yet timed out) at `now`.
+    pub fn is_fetching(&self, now: Instant) -> bool {
+        self.shared
+            .state
+            .lock()
+            .in_flight
+            .is_some_and(|f| now < f.started + self.shared.policy.fetch_timeout)
+    }
+
+    /// The token and its remaining lifetime at `now`, if one is held and not expired.
+    pub fn export(&self, now: Instant) -> Option<ExportedToken> {
+        let token = self.current(now)?;
+        Some(ExportedToken {
+            remaining: token.expires_at.saturating_duration_since(now),
+            token: token.token,
+        })
+    }
+
+    /// Installs a token exported earlier (here or elsewhere) as if fetched at `now` with the
+    /// remaining lifetime as its lifetime: the same refresh rule applies. Does not touch an
+    /// in-flight fetch.
+    ///
+    /// # Errors
+    /// [`AuthError::TokenExpired`] if no lifetime is left; [`AuthError::ExpiresInTooLarge`] if
+    /// it is above [`MAX_EXPIRES_IN_SECS`].
+    pub fn import(&self, exported: &ExportedToken, now: Instant) -> Result<CachedToken, AuthError> {
+        if exported.remaining.is_zero() {
+            return Err(AuthError::TokenExpired);
+        }
+        if exported.remaining > Duration::from_secs(MAX_EXPIRES_IN_SECS) {
+            return Err(AuthError::ExpiresInTooLarge);
+        }
+        Ok(self.shared.state.lock().install(
+            &self.shared.policy,
+            exported.token.clone(),
+            now,
+            exported.remaining,
+        ))
+    }
+
+    /// Forgets the token and any in-flight fetch (its ticket, completed later, still installs
+    /// a valid token; dropped, it does nothing).
+    pub fn clear(&self) {
+        let mut state = self.shared.state.lock();
+        state.token = None;
+        state.in_flight = None;
+    }
+}
+
+impl fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Do not lock in Debug (it could be called while a guard is alive in a caller's
+        // frame); the token is redacted anyway.
+        f.debug_struct("TokenCache")
+            .field("policy", &self.shared.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl State {
+    fn acquire(&mut self, policy: &CachePolicy, now: Instant) -> Decision {
+        let timeout = policy.fetch_timeout;
         if self.in_flight.is_some_and(|f| now >= f.started + timeout) {
             // A stuck fetch: give up on it. (`Instant + Duration` saturates at the end of
             // time, it does not overflow.)
@@ -275,11 +433,11 @@ impl TokenCache {
         }
         if let Some(token) = &self.token {
             if token.is_fresh(now) || self.in_flight.is_some() {
-                return Acquire::Valid(token.clone());
+                return Decision::Valid(token.clone());
             }
         }
         if let Some(f) = self.in_flight {
-            return Acquire::Wait {
+            return Decision::Wait {
                 until: f.started + timeout,
             };
         }
@@ -289,19 +447,12 @@ impl TokenCache {
         };
         self.next_fetch = self.next_fetch.wrapping_add(1);
         self.in_flight = Some(id);
-        Acquire::Fetch(id)
+        Decision::Fetch(id)
     }
 
-    /// Ends a fetch with its outcome. On success the token is installed (even if the fetch had
-    /// timed out meanwhile: a valid token is a valid token) with a new generation and
-    /// returned; on failure the error is returned. Either way the in-flight slot is released
-    /// if this fetch still held it.
-    ///
-    /// # Errors
-    /// The fetch's own error, or [`AuthError::TokenExpired`] if the token's lifetime had
-    /// already run out by `now` (counted from when the fetch was handed out).
-    pub fn complete(
+    fn complete(
         &mut self,
+        policy: &CachePolicy,
         id: FetchId,
         result: Result<TokenResponse, AuthError>,
         now: Instant,
@@ -312,21 +463,22 @@ impl TokenCache {
         if expires_at <= now {
             return Err(AuthError::TokenExpired);
         }
-        Ok(self.install(response.access_token, id.started, response.expires_in))
+        Ok(self.install(
+            policy,
+            response.access_token,
+            id.started,
+            response.expires_in,
+        ))
     }
 
-    /// Ends a fetch without an outcome (e.g. its connection died): another caller may fetch.
-    /// Does nothing if the fetch no longer holds the slot.
-    pub fn abandon(&mut self, id: FetchId) {
+    /// Releases the slot if `id` still holds it.
+    fn abandon(&mut self, id: FetchId) {
         if self.in_flight == Some(id) {
             self.in_flight = None;
         }
     }
 
-    /// Drops the token if it is still of `generation` (call on a 401 with the generation the
-    /// failed request was sent with). Returns whether it was dropped. A 401 on an old token
-    /// does not discard a newer one.
-    pub fn invalidate(&mut self, generation: Generation) -> bool {
+    fn invalidate(&mut self, generation: Generation) -> bool {
         if self
             .token
             .as_ref()
@@ -339,60 +491,23 @@ impl TokenCache {
         }
     }
 
-    /// The token if one is held and not expired, without starting a fetch.
-    pub fn current(&self, now: Instant) -> Option<CachedToken> {
+    fn current(&self, now: Instant) -> Option<CachedToken> {
         self.token.as_ref().filter(|t| !t.is_expired(now)).cloned()
     }
 
-    /// Whether a fetch is in flight (and not yet timed out) at `now`.
-    pub fn is_fetching(&self, now: Instant) -> bool {
-        self.in_flight
-            .is_some_and(|f| now < f.started + self.policy.fetch_timeout)
-    }
-
-    /// The token and its remaining lifetime at `now`, if one is held and not expired.
-    pub fn export(&self, now: Instant) -> Option<ExportedToken> {
-        let token = self.current(now)?;
-        Some(ExportedToken {
-            remaining: token.expires_at.saturating_duration_since(now),
-            token: token.token.clone(),
-        })
-    }
-
-    /// Installs a token exported earlier (here or elsewhere) as if fetched at `now` with the
-    /// remaining lifetime as its lifetime: the same refresh rule applies. Does not touch an
-    /// in-flight fetch.
-    ///
-    /// # Errors
-    /// [`AuthError::TokenExpired`] if no lifetime is left; [`AuthError::ExpiresInTooLarge`] if
-    /// it is above [`MAX_EXPIRES_IN_SECS`].
-    pub fn import(
+    fn install(
         &mut self,
-        exported: &ExportedToken,
-        now: Instant,
-    ) -> Result<CachedToken, AuthError> {
-        if exported.remaining.is_zero() {
-            return Err(AuthError::TokenExpired);
-        }
-        if exported.remaining > Duration::from_secs(MAX_EXPIRES_IN_SECS) {
-            return Err(AuthError::ExpiresInTooLarge);
-        }
-        Ok(self.install(exported.token.clone(), now, exported.remaining))
-    }
-
-    /// Forgets the token and any in-flight fetch.
-    pub fn clear(&mut self) {
-        self.token = None;
-        self.in_flight = None;
-    }
-
-    fn install(&mut self, token: AccessToken, base: Instant, lifetime: Duration) -> CachedToken {
+        policy: &CachePolicy,
+        token: AccessToken,
+        base: Instant,
+        lifetime: Duration,
+    ) -> CachedToken {
         let generation = Generation(self.next_generation);
         self.next_generation = self.next_generation.wrapping_add(1);
         let cached = CachedToken {
             token,
             expires_at: base + lifetime,
-            refresh_at: base + self.policy.usable_for(lifetime),
+            refresh_at: base + policy.usable_for(lifetime),
             generation,
         };
         self.token = Some(cached.clone());
@@ -400,155 +515,55 @@ impl TokenCache {
     }
 }
 
-impl Default for TokenCache {
-    fn default() -> TokenCache {
-        TokenCache::new(CachePolicy::default())
-    }
-}
-
-/// A [`TokenCache`] shared by several connections (`Arc<spin::Mutex<_>>`; clones share).
-///
-/// Exactly one caller at a time gets [`Acquire::Fetch`], as a [`FetchTicket`]; the others get
-/// the current token if it is still valid, or [`Acquire::Wait`]. A ticket dropped without
-/// being completed releases the fetch. The lock is held only inside these methods, never
-/// across a fetch.
-///
-/// ```
-/// use core::time::Duration;
-/// use mtls_core::auth::{AccessToken, Acquire, SharedTokenCache, TokenResponse};
-/// use mtls_core::time::Instant;
-///
-/// let cache = SharedTokenCache::default();
-/// let other_connection = cache.clone();
-/// let Acquire::Fetch(ticket) = cache.acquire(Instant::ZERO) else { panic!() };
-/// assert!(matches!(other_connection.acquire(Instant::ZERO), Acquire::Wait { .. }));
-/// drop(ticket); // the fetching connection died
-/// let Acquire::Fetch(ticket) = other_connection.acquire(Instant::ZERO) else { panic!() };
-/// let response = TokenResponse {
-///     access_token: AccessToken::new("t0k3n")?,
-///     expires_in: Duration::from_secs(3600),
-/// };
-/// other_connection.complete(ticket, Ok(response), Instant::from_secs(1))?;
-/// assert!(matches!(cache.acquire(Instant::from_secs(2)), Acquire::Valid(_)));
-/// # Ok::<(), mtls_core::auth::AuthError>(())
-/// ```
-#[derive(Clone, Default)]
-pub struct SharedTokenCache {
-    inner: Arc<spin::Mutex<TokenCache>>,
-}
-
-impl SharedTokenCache {
-    /// An empty shared cache.
-    pub fn new(policy: CachePolicy) -> SharedTokenCache {
-        SharedTokenCache {
-            inner: Arc::new(spin::Mutex::new(TokenCache::new(policy))),
+impl Default for State {
+    fn default() -> State {
+        State {
+            token: None,
+            in_flight: None,
+            next_fetch: 1,
+            next_generation: 1,
         }
     }
-
-    /// The policy.
-    pub fn policy(&self) -> CachePolicy {
-        self.inner.lock().policy()
-    }
-
-    /// See [`TokenCache::acquire`]; `Fetch` comes as a [`FetchTicket`].
-    pub fn acquire(&self, now: Instant) -> Acquire {
-        let acquired = self.inner.lock().acquire(now);
-        match acquired {
-            Acquire::Valid(token) => Acquire::Valid(token),
-            Acquire::Wait { until } => Acquire::Wait { until },
-            Acquire::Fetch(id) => Acquire::Fetch(FetchTicket {
-                id,
-                cache: Arc::clone(&self.inner),
-                armed: true,
-            }),
-        }
-    }
-
-    /// Completes a ticket (see [`TokenCache::complete`]). The ticket remembers the cache
-    /// that issued it; that is the cache completed, whichever handle this is called on.
-    ///
-    /// # Errors
-    /// As [`TokenCache::complete`].
-    pub fn complete(
-        &self,
-        ticket: FetchTicket,
-        result: Result<TokenResponse, AuthError>,
-        now: Instant,
-    ) -> Result<CachedToken, AuthError> {
-        ticket.complete(result, now)
-    }
-
-    /// See [`TokenCache::invalidate`].
-    pub fn invalidate(&self, generation: Generation) -> bool {
-        self.inner.lock().invalidate(generation)
-    }
-
-    /// See [`TokenCache::current`].
-    pub fn current(&self, now: Instant) -> Option<CachedToken> {
-        self.inner.lock().current(now)
-    }
-
-    /// See [`TokenCache::is_fetching`].
-    pub fn is_fetching(&self, now: Instant) -> bool {
-        self.inner.lock().is_fetching(now)
-    }
-
-    /// See [`TokenCache::export`].
-    pub fn export(&self, now: Instant) -> Option<ExportedToken> {
-        self.inner.lock().export(now)
-    }
-
-    /// See [`TokenCache::import`].
-    ///
-    /// # Errors
-    /// As [`TokenCache::import`].
-    pub fn import(&self, exported: &ExportedToken, now: Instant) -> Result<CachedToken, AuthError> {
-        self.inner.lock().import(exported, now)
-    }
-
-    /// See [`TokenCache::clear`].
-    pub fn clear(&self) {
-        self.inner.lock().clear()
-    }
 }
 
-impl fmt::Debug for SharedTokenCache {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Do not lock in Debug (it could be called while a guard is alive in a caller's
-        // frame); the token is redacted anyway.
-        f.debug_struct("SharedTokenCache").finish_non_exhaustive()
-    }
-}
-
-/// The right, and duty, to fetch a token for a [`SharedTokenCache`].
+/// The right, and duty, to fetch a token for a [`TokenCache`].
 ///
-/// Complete it with [`FetchTicket::complete`] (or [`SharedTokenCache::complete`]). Dropping it
-/// uncompleted abandons the fetch so another caller can start one.
+/// Complete it with [`FetchTicket::complete`] (or [`TokenCache::complete`]). Dropping it
+/// uncompleted abandons the fetch so another caller can start one. `Debug` shows only the
+/// fetch's number and start.
 #[must_use = "dropping a ticket abandons the fetch"]
 pub struct FetchTicket {
     id: FetchId,
-    cache: Arc<spin::Mutex<TokenCache>>,
+    cache: Arc<Shared>,
     /// Cleared once completed, so that `drop` does not abandon.
     armed: bool,
 }
 
 impl FetchTicket {
-    /// The fetch this ticket stands for.
-    pub fn id(&self) -> FetchId {
-        self.id
+    /// When the fetch was handed out: a fetched token's lifetime counts from here.
+    pub fn started(&self) -> Instant {
+        self.id.started
     }
 
-    /// Ends the fetch with its outcome; see [`TokenCache::complete`].
+    /// Ends the fetch with its outcome. On success the token is installed in the cache that
+    /// issued the ticket (even if the fetch had timed out meanwhile: a valid token is a valid
+    /// token) with a new generation and returned; on failure the error is returned. Either
+    /// way the in-flight slot is released if this fetch still held it.
     ///
     /// # Errors
-    /// As [`TokenCache::complete`].
+    /// The fetch's own error, or [`AuthError::TokenExpired`] if the token's lifetime had
+    /// already run out by `now` (counted from [`FetchTicket::started`]).
     pub fn complete(
         mut self,
         result: Result<TokenResponse, AuthError>,
         now: Instant,
     ) -> Result<CachedToken, AuthError> {
         self.armed = false;
-        let outcome = self.cache.lock().complete(self.id, result, now);
+        let outcome = self
+            .cache
+            .state
+            .lock()
+            .complete(&self.cache.policy, self.id, result, now);
         // The guard is gone here; `drop` (not armed) will not lock again.
         outcome
     }
@@ -556,14 +571,17 @@ impl FetchTicket {
 
 impl fmt::Debug for FetchTicket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FetchTicket").field("id", &self.id).finish()
+        f.debug_struct("FetchTicket")
+            .field("id", &self.id.id)
+            .field("started", &self.id.started)
+            .finish()
     }
 }
 
 impl Drop for FetchTicket {
     fn drop(&mut self) {
         if self.armed {
-            self.cache.lock().abandon(self.id);
+            self.cache.state.lock().abandon(self.id);
         }
     }
 }

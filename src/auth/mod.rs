@@ -10,12 +10,12 @@
 //! ```
 //! use core::time::Duration;
 //! use mtls_core::auth::{
-//!     parse_token_response, Acquire, CachePolicy, Credentials, SharedTokenCache, TokenRequest,
+//!     parse_token_response, Acquire, CachePolicy, Credentials, TokenCache, TokenRequest,
 //! };
 //! use mtls_core::time::Instant;
 //!
 //! let creds = Credentials::new("Aladdin", "ghsiu6hjqQjj")?;
-//! let cache = SharedTokenCache::new(CachePolicy::default());
+//! let cache = TokenCache::new(CachePolicy::default());
 //! let now = Instant::from_secs(10);
 //!
 //! let token = match cache.acquire(now) {
@@ -46,17 +46,22 @@
 //!
 //! # How the client state machine uses this module
 //!
-//! Before sending an API request the client calls [`SharedTokenCache::acquire`]. `Valid` gives
+//! The client takes its [`TokenCache`] from
+//! [`ClientConfig::token_cache`](crate::client::ClientConfig::token_cache): clone one cache
+//! into several configs to share it (one token, one fetch at a time, for all of them); a
+//! fresh cache is private to its client.
+//!
+//! Before sending an API request the client calls [`TokenCache::acquire`]. `Valid` gives
 //! the token to attach ([`CachedToken::bearer_header`]); keep its [`Generation`] with the
 //! request. `Fetch` gives a [`FetchTicket`]: send a [`TokenRequest`] first on the same
 //! connection, parse the answer with [`parse_token_response`] and pass the result to
-//! [`SharedTokenCache::complete`] (dropping the ticket instead, e.g. when the connection dies,
+//! [`FetchTicket::complete`] (dropping the ticket instead, e.g. when the connection dies,
 //! lets another caller fetch). `Wait` means another connection is fetching: keep the request
 //! queued and call `acquire` again later (at the latest at the `until` instant it carries,
 //! when a stuck fetch is given up). When an API response comes back `401`, ask
 //! [`RetryPolicy::decide`]: [`AuthDecision::ScaRequired`] is Mangopay's SCA answer (report it,
 //! keep the token); [`AuthDecision::InvalidateAndRetry`] means call
-//! [`SharedTokenCache::invalidate`] with the generation the request was sent with and send the
+//! [`TokenCache::invalidate`] with the generation the request was sent with and send the
 //! request again (once: a 401 means the server did not act on it, so this is safe even for a
 //! POST without an idempotency key); [`AuthDecision::Deliver`] hands the response to the caller.
 //!
@@ -68,6 +73,7 @@
 //! | `expires_in` | 1 s ..= [`MAX_EXPIRES_IN_SECS`] = 31 536 000 s (365 days) |
 //! | token response body | [`MAX_TOKEN_RESPONSE_LEN`] = 8 KiB, nested at most 32 deep |
 //! | refresh margin / fetch timeout | 30 s / 30 s by default ([`CachePolicy`]) |
+//! | fetches in flight | one per [`TokenCache`], shared by all its clones |
 //!
 //! # Secrets
 //!
@@ -83,8 +89,7 @@ mod policy;
 mod token;
 
 pub use cache::{
-    Acquire, CachePolicy, CachedToken, ExportedToken, FetchId, FetchTicket, Generation,
-    SharedTokenCache, TokenCache,
+    Acquire, CachePolicy, CachedToken, ExportedToken, FetchTicket, Generation, TokenCache,
 };
 pub use credentials::{AuthScheme, AuthorizationValue, Credentials, RequestHeader, TokenRequest};
 pub use policy::{

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::Warning;
-use crate::auth::{Credentials, RetryPolicy, SharedTokenCache};
+use crate::auth::{Credentials, RetryPolicy, TokenCache};
 use crate::error::Error;
 use crate::http::Limits;
 use crate::identity::{Identity, Validity, EXPIRY_WARNING_DAYS};
@@ -61,7 +61,7 @@ pub struct ClientConfig {
     /// (default [`EXPIRY_WARNING_DAYS`], 30).
     pub expiry_warning_days: i64,
     /// The token cache; share one between clients (connections) to fetch one token for all.
-    pub token_cache: SharedTokenCache,
+    pub token_cache: TokenCache,
     /// What to do on `401`.
     pub retry_policy: RetryPolicy,
 }
@@ -108,7 +108,7 @@ impl ClientConfig {
             request_timeout: Duration::from_secs(30),
             max_attempts: 3,
             expiry_warning_days: EXPIRY_WARNING_DAYS,
-            token_cache: SharedTokenCache::default(),
+            token_cache: TokenCache::default(),
             retry_policy: RetryPolicy::default(),
         })
     }

@@ -60,7 +60,7 @@
 //!
 //! # Tokens
 //! Before the first API request on a connection, the client takes a token from the shared
-//! [`SharedTokenCache`](crate::auth::SharedTokenCache); when there is none (or it is due for
+//! [`TokenCache`](crate::auth::TokenCache); when there is none (or it is due for
 //! refresh) it sends the token request on the same connection first. A `401` invalidates the
 //! token and the request is retried once; Mangopay's `401 PendingUserAction` is not a token
 //! problem and becomes [`Event::ScaRequired`] with the token kept. While another connection

@@ -33,6 +33,8 @@ pub struct FakeApi {
     /// `expires_in` of the tokens it issues.
     pub expires_in: u64,
     pub seen: Vec<Seen>,
+    /// Every plaintext byte the client sent, in order.
+    pub received: Vec<u8>,
     /// When true, requests are read but never answered.
     pub mute: bool,
     pub respond: Responder,
@@ -64,6 +66,7 @@ impl FakeApi {
             tokens_issued: 0,
             expires_in: 60,
             seen: Vec::new(),
+            received: Vec::new(),
             mute: false,
             respond,
         }
@@ -82,6 +85,7 @@ impl FakeApi {
                     break;
                 }
                 self.inbox.extend_from_slice(&buf[..n]);
+                self.received.extend_from_slice(&buf[..n]);
             }
         }
         while let Some(seen) = self.next_request() {

@@ -21,9 +21,6 @@ pub mod http;
 pub mod identity;
 pub mod io;
 pub mod presets;
-/// The `mtls-sandbox` crate (feature `sandbox`).
-#[cfg(feature = "sandbox")]
-pub use mtls_sandbox as sandbox;
 pub mod time;
 pub mod tls;
 

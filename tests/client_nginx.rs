@@ -7,9 +7,9 @@ mod nginx;
 use mtls_core::auth::{AuthError, Credentials};
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::io::std_adapter::{wall_clock_now, RequestError, StdClient};
-use mtls_core::sandbox::{IssueSpec, TestCa};
 use mtls_core::tls::{TlsConfig, Trust};
 use mtls_core::{ApiRequest, ClientConfig, Error, Event};
+use mtls_sandbox::{IssueSpec, TestCa};
 use nginx::NginxServer;
 
 const CLIENT_ID: &str = "nginx-client";

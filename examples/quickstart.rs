@@ -16,10 +16,10 @@ use mtls_core::auth::Credentials;
 use mtls_core::identity::load::IdentitySources;
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::io::std_adapter::{wall_clock_now, StdClient};
-use mtls_core::sandbox::{Sandbox, SandboxConfig};
 use mtls_core::tls::Trust;
 use mtls_core::Auth;
 use mtls_core::{ApiRequest, ClientConfig, Event};
+use mtls_sandbox::{Sandbox, SandboxConfig};
 
 struct Target {
     base_url: String,

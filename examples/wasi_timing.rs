@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use mtls_core::auth::Credentials;
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::io::std_adapter::StdClient;
-use mtls_core::sandbox::{Sandbox, SandboxConfig};
 use mtls_core::tls::Trust;
 use mtls_core::Auth;
 use mtls_core::{ApiRequest, ClientConfig};
+use mtls_sandbox::{Sandbox, SandboxConfig};
 use wasi::{run_component, user_path, Certs, NETWORK};
 
 const RUNS: usize = 15;

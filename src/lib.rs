@@ -21,8 +21,6 @@ pub mod http;
 pub mod identity;
 pub mod io;
 pub mod presets;
-#[cfg(feature = "sandbox")]
-pub mod sandbox;
 pub mod time;
 pub mod tls;
 

@@ -8,10 +8,10 @@ use mtls_core::auth::{AuthError, Credentials};
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::io::std_adapter::StdClient;
 use mtls_core::io::RequestError;
-use mtls_core::sandbox::{IssueSpec, TestCa};
 use mtls_core::tls::{TlsConfig, Trust};
 use mtls_core::Auth;
 use mtls_core::{ApiRequest, ClientConfig, Error, Event};
+use mtls_sandbox::{IssueSpec, TestCa};
 use nginx::NginxServer;
 
 const CLIENT_ID: &str = "nginx-client";

@@ -7,10 +7,10 @@ use mtls_core::auth::{AuthError, Credentials, IdempotencyKey, TokenCache};
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::io::std_adapter::StdClient;
 use mtls_core::io::RequestError;
-use mtls_core::sandbox::{Sandbox, SandboxConfig};
 use mtls_core::tls::Trust;
 use mtls_core::Auth;
 use mtls_core::{ApiRequest, ClientConfig, Error, Event, FailureKind};
+use mtls_sandbox::{Sandbox, SandboxConfig};
 
 fn sandbox() -> Sandbox {
     Sandbox::start(SandboxConfig::default()).unwrap()
@@ -338,9 +338,9 @@ fn a_server_that_does_not_ask_for_the_certificate_is_reported() {
 fn a_client_certificate_the_server_refuses_fails_every_request_at_once() {
     let sandbox = sandbox();
     // A certificate from a CA the sandbox does not trust.
-    let stranger = mtls_core::sandbox::TestCa::new("stranger CA").unwrap();
+    let stranger = mtls_sandbox::TestCa::new("stranger CA").unwrap();
     let issued = stranger
-        .issue(&mtls_core::sandbox::IssueSpec::client("stranger"))
+        .issue(&mtls_sandbox::IssueSpec::client("stranger"))
         .unwrap();
     let identity = Identity::from_pem(
         issued.cert_pem.as_bytes(),

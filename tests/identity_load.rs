@@ -8,8 +8,8 @@ use mtls_core::identity::load::{IdentitySources, Origin};
 use mtls_core::identity::{
     ClientAuthUsage, Identity, IdentityError, IdentityWarning, KeyAlgorithm, Part,
 };
-use mtls_core::sandbox::{IssueSpec, TestCa, Usage};
 use mtls_core::time::UnixTime;
+use mtls_sandbox::{IssueSpec, TestCa, Usage};
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)

@@ -5,8 +5,8 @@ mod common;
 
 use common::*;
 use mtls_core::identity::Identity;
-use mtls_core::sandbox::TestCa;
 use mtls_core::tls::{Alert, CertificateProblem, TlsConfig, TlsError, TlsEvent, TlsVersion};
+use mtls_sandbox::TestCa;
 use rustls::version::{TLS12, TLS13};
 use rustls::ServerConnection;
 

@@ -197,7 +197,7 @@ fn every_key_form_completes_a_handshake_with_openssl_s_server() {
 #[test]
 fn openssl_s_server_rejects_missing_and_foreign_client_certificates() {
     let p = pki("reject");
-    let stranger = mtls_core::sandbox::TestCa::new("stranger CA").unwrap();
+    let stranger = mtls_sandbox::TestCa::new("stranger CA").unwrap();
     let foreign = identity_for_fixture(&stranger, "p256-sec1");
     let foreign_config = client_config(&p.pki, &foreign);
     let anonymous = TlsConfig::without_client_identity(p.pki.trust()).unwrap();

@@ -12,7 +12,7 @@ mod wasi;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use mtls_core::sandbox::{Sandbox, SandboxConfig};
+use mtls_sandbox::{Sandbox, SandboxConfig};
 use wasi::{component, run_component, user_path, Certs, NETWORK};
 
 #[test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use mtls_core::sandbox::Sandbox;
+use mtls_sandbox::Sandbox;
 
 /// Longest a single wasmtime run may take before the test kills it.
 pub const RUN_LIMIT: Duration = Duration::from_secs(120);

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use mtls_core::sandbox::{IssueSpec, Issued, Sandbox, SandboxConfig, TestCa};
+use mtls_sandbox::{IssueSpec, Issued, Sandbox, SandboxConfig, TestCa};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mtls");
 

@@ -1,11 +1,10 @@
 //! The sandbox's throwaway PKI: what `TestCa` issues verifies where it should, and nowhere else.
-#![cfg(feature = "sandbox")]
 
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use mtls_core::sandbox::{IssueSpec, TestCa, Usage};
+use mtls_sandbox::{IssueSpec, TestCa, Usage};
 use rustls::client::danger::ServerCertVerifier;
 use rustls::client::WebPkiServerVerifier;
 use rustls::server::danger::ClientCertVerifier;

@@ -43,7 +43,7 @@ const MAX_CONNECTIONS: usize = 64;
 /// Every knob can also be changed while the sandbox runs, through [`Sandbox::knobs`].
 ///
 /// ```
-/// use mtls_core::sandbox::SandboxConfig;
+/// use mtls_sandbox::SandboxConfig;
 ///
 /// let mut config = SandboxConfig::default();
 /// config.token_lifetime_secs = 2;
@@ -449,13 +449,13 @@ impl core::fmt::Debug for Sandbox {
 /// sandbox stopped, to no effect.
 ///
 /// ```
-/// use mtls_core::sandbox::{Sandbox, SandboxConfig};
+/// use mtls_sandbox::{Sandbox, SandboxConfig};
 ///
 /// let sandbox = Sandbox::start(SandboxConfig::default())?;
 /// let knobs = sandbox.knobs();
 /// knobs.set_force_401_count(1); // the next API call gets 401 and its token is forgotten
 /// knobs.set_token_response_override(Some((200, r#"{"access_token":"x"}"#.into())));
-/// # Ok::<(), mtls_core::sandbox::SandboxError>(())
+/// # Ok::<(), mtls_sandbox::SandboxError>(())
 /// ```
 #[derive(Clone)]
 pub struct Knobs {

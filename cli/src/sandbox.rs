@@ -1,4 +1,4 @@
-//! `mtls sandbox`: the local mTLS sandbox in the foreground (feature `sandbox`).
+//! `mtls sandbox`: the local mTLS sandbox (`mtls-sandbox`) in the foreground.
 
 use std::path::PathBuf;
 
@@ -8,7 +8,7 @@ use crate::Fail;
 
 /// Arguments of `mtls sandbox`.
 ///
-/// There is no `--port`: `mtls_core::sandbox::Sandbox::start` always binds a free port on
+/// There is no `--port`: `mtls_sandbox::Sandbox::start` always binds a free port on
 /// `127.0.0.1`, and the address is printed.
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
@@ -24,22 +24,12 @@ pub struct SandboxArgs {
     pub token_lifetime: i64,
 }
 
-/// Without the `sandbox` feature: a configuration error (exit 2).
-#[cfg(not(feature = "sandbox"))]
-pub fn run(args: SandboxArgs) -> Result<(), Fail> {
-    let _ = args;
-    Err(Fail::config(
-        "`mtls sandbox` needs the `sandbox` feature: rebuild with `--features cli,sandbox`",
-    ))
-}
-
 /// Starts the sandbox, writes the client files, prints the `export` lines, and serves until
 /// the process is killed.
-#[cfg(feature = "sandbox")]
 pub fn run(args: SandboxArgs) -> Result<(), Fail> {
     use std::io::Write;
 
-    use mtls_core::sandbox::{Sandbox, SandboxConfig};
+    use mtls_sandbox::{Sandbox, SandboxConfig};
 
     let mut config = SandboxConfig::default();
     config.client_id = args.client_id;
@@ -105,7 +95,6 @@ pub fn run(args: SandboxArgs) -> Result<(), Fail> {
 }
 
 /// A fresh directory under the system temporary directory.
-#[cfg(feature = "sandbox")]
 fn new_temp_dir() -> Result<PathBuf, Fail> {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -118,7 +107,6 @@ fn new_temp_dir() -> Result<PathBuf, Fail> {
 }
 
 /// Writes a file; `private` ones (the key) are readable by the owner only on Unix.
-#[cfg(feature = "sandbox")]
 fn write_file(path: &std::path::Path, contents: &[u8], private: bool) -> Result<(), Fail> {
     use std::io::Write;
 
@@ -146,7 +134,6 @@ fn write_file(path: &std::path::Path, contents: &[u8], private: bool) -> Result<
 }
 
 /// `value` quoted for a POSIX shell: single quotes, with `'` written as `'\''`.
-#[cfg(feature = "sandbox")]
 fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }

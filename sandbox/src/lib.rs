@@ -1,4 +1,5 @@
-//! A local stand-in for an mTLS-enforcing payment API, on loopback (feature `sandbox`).
+//! A local stand-in for an mTLS-enforcing payment API, on loopback: the `mtls-sandbox`
+//! crate, for tests and quickstarts of `mtls-core` clients (take it as a dev-dependency).
 //!
 //! [`Sandbox`] is a small HTTPS server on `127.0.0.1` that behaves like the parts of
 //! Mangopay's API a client core has to get right:
@@ -40,7 +41,7 @@
 //! use std::io::{Read, Write};
 //! use std::sync::Arc;
 //!
-//! use mtls_core::sandbox::{Sandbox, SandboxConfig};
+//! use mtls_sandbox::{Sandbox, SandboxConfig};
 //! use rustls_pki_types::pem::PemObject;
 //! use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 //!
@@ -76,6 +77,16 @@
 //! assert_eq!(sandbox.token_requests(), 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    clippy::std_instead_of_core,
+    clippy::alloc_instead_of_core
+)]
+
+// The code came from `mtls-core` (a `no_std` crate) and names `alloc` items by that path.
+extern crate alloc;
 
 use alloc::string::String;
 

@@ -1,13 +1,12 @@
 //! The sandbox server, driven by a plain rustls buffered client: the token flow, the checks
 //! it makes, and one assertion per fault knob.
-#![cfg(feature = "sandbox")]
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mtls_core::sandbox::{IssueSpec, Issued, Sandbox, SandboxConfig, Usage};
+use mtls_sandbox::{IssueSpec, Issued, Sandbox, SandboxConfig, Usage};
 use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -459,7 +458,7 @@ fn a_handshake_without_a_client_cert_fails() {
 #[test]
 fn client_certs_from_another_ca_or_without_client_auth_are_rejected() {
     let sandbox = start();
-    let stranger = mtls_core::sandbox::TestCa::new("not the sandbox CA").unwrap();
+    let stranger = mtls_sandbox::TestCa::new("not the sandbox CA").unwrap();
     let foreign = stranger.issue(&IssueSpec::client("intruder")).unwrap();
     let mut spec = IssueSpec::client("server-only");
     spec.usage = Usage::ServerOnlyEku;

@@ -1,9 +1,9 @@
 //! `mtls`: call an mTLS-protected API (Mangopay, Mastercard, your own) from the shell.
 //!
-//! Built with the `cli` feature (`mtls sandbox` also needs the `sandbox` feature):
+//! The `mtls-cli` crate of the `mtls-core` workspace; install it with:
 //!
 //! ```text
-//! cargo install --path . --features cli,sandbox
+//! cargo install --path cli
 //! ```
 //!
 //! # Configuration
@@ -55,19 +55,16 @@
 //!   per failure on stderr, `mtls: METHOD PATH: what failed`.
 //! - `2`: usage or configuration error (missing or unreadable settings, bad flags).
 
+#![warn(missing_docs)]
+
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-// The crate root is `src/bin/mtls.rs`, so its submodules are named by path.
-#[path = "mtls/check.rs"]
 mod check;
-#[path = "mtls/config.rs"]
 mod config;
-#[path = "mtls/request.rs"]
 mod request;
-#[path = "mtls/sandbox.rs"]
 mod sandbox;
 
 /// Call an mTLS-protected API: client certificate + OAuth client-credentials token.
@@ -93,7 +90,7 @@ enum Command {
     /// Load the client identity and report on it (subject, issuer, key, validity, clientAuth).
     #[command(after_help = ENV_HELP)]
     Check(check::CheckArgs),
-    /// Run a local mTLS sandbox in the foreground (needs the `sandbox` feature).
+    /// Run a local mTLS sandbox in the foreground.
     ///
     /// Writes a client certificate, its key and the sandbox CA into a directory and prints
     /// the `export MTLS_...=...` lines a client needs. Runs until killed (Ctrl-C).

@@ -7,7 +7,7 @@
 //! # Example
 //!
 //! ```
-//! use mtls_core::sandbox::{IssueSpec, TestCa};
+//! use mtls_sandbox::{IssueSpec, TestCa};
 //!
 //! let ca = TestCa::new("example test CA").unwrap();
 //! let client = ca.issue(&IssueSpec::client("merchant-42")).unwrap();

@@ -224,3 +224,86 @@ fn certificate_only_mode_sends_no_token_request_and_no_authorization() {
     assert_eq!(api.tokens_issued, 0);
     assert_eq!(api.seen.len(), 1);
 }
+
+/// The wall clock is an input of every connection: a long-running client hears, on its new
+/// connections, that its certificate expires soon (once per day count), and once it has
+/// expired no connection opens and the queue ends with the date.
+#[test]
+fn each_new_connection_checks_the_client_certificate_against_the_wall_clock() {
+    use mtls_core::identity::{IdentityError, IdentityWarning};
+    use mtls_core::time::UnixTime;
+    let pki = TestServerPki::new();
+    let now = now_secs();
+    // Valid from yesterday for 40 days.
+    let issued = usage_issue(
+        &pki.ca,
+        mtls_sandbox::Usage::Client,
+        now - 86_400,
+        now + 40 * 86_400,
+    );
+    let key = issued.key_pem.as_ref().unwrap();
+    let identity =
+        mtls_core::identity::Identity::from_pem(issued.cert_pem.as_bytes(), key.as_bytes())
+            .unwrap();
+    let credentials = Credentials::new("cid", "secret-api-key").unwrap();
+    let config = ClientConfig::new(
+        "https://localhost",
+        Auth::ClientCredentials(credentials),
+        &identity,
+        pki.trust(),
+    )
+    .unwrap();
+    let mut client = Client::new(config);
+    let at =
+        |days: i64| UnixTime::since_unix_epoch(Duration::from_secs((now + days * 86_400) as u64));
+    let expiry_warnings = |client: &mut Client| {
+        let mut days = Vec::new();
+        while let Some(e) = client.poll_event() {
+            if let Event::Warning(mtls_core::client::Warning::Identity(
+                IdentityWarning::ExpiresSoon { days_to_expiry },
+            )) = e
+            {
+                days.push(days_to_expiry);
+            }
+        }
+        days
+    };
+    let t = Instant::from_secs(1);
+    // Today: 40 days left, no warning.
+    client.send(ApiRequest::get("/v2.01/cid/users/1"), t);
+    client.open_connection(t, at(0)).unwrap();
+    assert_eq!(expiry_warnings(&mut client), Vec::<i64>::new());
+    // 20 days on: 20 days left, one warning; a second connection the same day repeats nothing.
+    client.open_connection(t, at(20)).unwrap();
+    assert_eq!(expiry_warnings(&mut client), vec![20]);
+    client.open_connection(t, at(20)).unwrap();
+    assert_eq!(expiry_warnings(&mut client), Vec::<i64>::new());
+    // The next day: the count dropped, a new warning.
+    client.open_connection(t, at(21)).unwrap();
+    assert_eq!(expiry_warnings(&mut client), vec![19]);
+    // After expiry: refused with the date, and the queued request ends (never sent).
+    // (The first request ended already: three handshakes in a row were abandoned above.)
+    let id = client.send(ApiRequest::get("/v2.01/cid/users/2"), t);
+    let err = client.open_connection(t, at(41)).unwrap_err();
+    let expired = IdentityError::Expired {
+        not_after: (now + 40 * 86_400) as u64,
+    };
+    assert_eq!(err, Error::Identity(expired.clone()));
+    assert!(
+        err.to_string()
+            .contains("the client certificate expired on"),
+        "{err}"
+    );
+    let mut failed = None;
+    while let Some(e) = client.poll_event() {
+        if let Event::Failed(fid, f) = e {
+            if fid == id {
+                failed = Some(f);
+            }
+        }
+    }
+    let failed = failed.expect("the queued request ends");
+    assert_eq!(failed.kind, FailureKind::NotSent);
+    assert_eq!(failed.error, Error::Identity(expired));
+    assert!(!client.is_connected() && !client.wants_connection());
+}

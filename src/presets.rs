@@ -47,7 +47,7 @@ use core::fmt;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
-use crate::auth::json::{self, LenientText, OneOrMany, RawStr};
+use crate::json::{self, LenientText, OneOrMany, RawStr};
 
 /// Mangopay sandbox, mTLS host: use it whenever a client certificate is configured.
 pub const MANGOPAY_SANDBOX_MTLS: &str = "https://api-mtls.sandbox.mangopay.com";

@@ -2,14 +2,15 @@
 //!
 //! - Base URLs of Mangopay (the `api-mtls` hosts that see the client certificate, and the
 //!   plain ones that do not) and Mastercard ([`Preset`]).
-//! - [`BaseUrl::parse`]: `https://host[:port][/prefix]` and nothing else;
-//!   [`check_base_url`] warns about a Mangopay host without `api-mtls`.
+//! - [`check_base_url`] warns about a Mangopay host without `api-mtls` (the URL itself is
+//!   parsed by the client: [`BaseUrl::parse`]).
 //! - [`ErrorBody::parse`]: Mangopay and Mastercard error JSON as typed values, or a typed
 //!   "unrecognised" outcome; never a panic.
 //! - [`RateLimits::from_headers`]: Mangopay's `X-RateLimit*` headers.
 //!
 //! ```
-//! use mtls_core::presets::{check_base_url, BaseUrl, ErrorBody, Preset, BaseUrlWarning};
+//! use mtls_core::client::BaseUrl;
+//! use mtls_core::presets::{check_base_url, BaseUrlWarning, ErrorBody, Preset};
 //!
 //! let url = BaseUrl::parse(Preset::MangopaySandbox.base_url())?;
 //! assert_eq!(url.host(), "api-mtls.sandbox.mangopay.com");
@@ -26,7 +27,7 @@
 //! let body = br#"{"Errors":{"Error":[{"Source":"Gateway","ReasonCode":"INVALID_CLIENT_CERT",
 //!     "Description":"The client certificate is invalid or missing.","Recoverable":false}]}}"#;
 //! assert!(ErrorBody::parse(body).is_invalid_client_cert());
-//! # Ok::<(), mtls_core::presets::BaseUrlError>(())
+//! # Ok::<(), mtls_core::client::BaseUrlError>(())
 //! ```
 //!
 //! # Bounds
@@ -47,6 +48,7 @@ use core::fmt;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
+use crate::client::BaseUrl;
 use crate::json::{self, LenientText, OneOrMany, RawStr};
 
 /// Mangopay sandbox, mTLS host: use it whenever a client certificate is configured.
@@ -149,199 +151,6 @@ impl Preset {
 // ---------------------------------------------------------------------------------------------
 // Base URLs
 
-/// The longest base URL accepted.
-pub const MAX_BASE_URL_LEN: usize = 2048;
-
-/// A parsed base URL: `https://host[:port][/prefix]`, borrowed from the input.
-///
-/// ```
-/// use mtls_core::presets::BaseUrl;
-/// let url = BaseUrl::parse("https://localhost:8443/api/")?;
-/// assert_eq!((url.host(), url.port(), url.path_prefix()), ("localhost", Some(8443), "/api"));
-/// assert_eq!(url.port_or_default(), 8443);
-/// # Ok::<(), mtls_core::presets::BaseUrlError>(())
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BaseUrl<'a> {
-    host: &'a str,
-    port: Option<u16>,
-    path_prefix: &'a str,
-}
-
-impl<'a> BaseUrl<'a> {
-    /// Parses `url`. Scheme `https` (any case) only; host a DNS name, IPv4 address or
-    /// bracketed IPv6 address; optional port 1..=65535; optional path, whose trailing `/`s
-    /// are dropped. No user info, query or fragment.
-    ///
-    /// # Errors
-    /// [`BaseUrlError`], saying which part is wrong.
-    pub fn parse(url: &'a str) -> Result<BaseUrl<'a>, BaseUrlError> {
-        if url.len() > MAX_BASE_URL_LEN {
-            return Err(BaseUrlError::TooLong);
-        }
-        let rest = match url.get(..8) {
-            Some(scheme) if scheme.eq_ignore_ascii_case("https://") => url.get(8..).unwrap_or(""),
-            _ => return Err(BaseUrlError::NotHttps),
-        };
-        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let (authority, path) = rest.split_at(authority_end);
-        if authority.contains('@') {
-            return Err(BaseUrlError::UserInfo);
-        }
-        if path.contains(['?', '#']) {
-            return Err(BaseUrlError::QueryOrFragment);
-        }
-        if !path.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(BaseUrlError::InvalidPath);
-        }
-
-        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let close = v6.find(']').ok_or(BaseUrlError::InvalidHost)?;
-            let (addr, after) = v6.split_at(close);
-            if addr.is_empty()
-                || !addr
-                    .bytes()
-                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-            {
-                return Err(BaseUrlError::InvalidHost);
-            }
-            // `after` starts with ']'.
-            let host = authority.get(..close + 2).unwrap_or(authority);
-            (host, after.get(1..).unwrap_or(""))
-        } else {
-            match authority.find(':') {
-                Some(i) => (
-                    authority.get(..i).unwrap_or(""),
-                    authority.get(i..).unwrap_or(""),
-                ),
-                None => (authority, ""),
-            }
-        };
-        if host.is_empty() {
-            return Err(BaseUrlError::EmptyHost);
-        }
-        if !host.starts_with('[') && !is_dns_name(host) {
-            return Err(BaseUrlError::InvalidHost);
-        }
-        let port = match port {
-            "" => None,
-            p => Some(parse_port(
-                p.strip_prefix(':').ok_or(BaseUrlError::InvalidPort)?,
-            )?),
-        };
-        Ok(BaseUrl {
-            host,
-            port,
-            path_prefix: path.trim_end_matches('/'),
-        })
-    }
-
-    /// The host as written (IPv6 addresses keep their brackets).
-    pub fn host(&self) -> &'a str {
-        self.host
-    }
-
-    /// The host for TLS server-name indication and certificate checks: without IPv6
-    /// brackets and without a trailing dot.
-    pub fn server_name(&self) -> &'a str {
-        let h = self.host;
-        match h.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-            Some(v6) => v6,
-            None => h.strip_suffix('.').unwrap_or(h),
-        }
-    }
-
-    /// The port, if given.
-    pub fn port(&self) -> Option<u16> {
-        self.port
-    }
-
-    /// The port, or 443.
-    pub fn port_or_default(&self) -> u16 {
-        self.port.unwrap_or(443)
-    }
-
-    /// The path prefix without trailing `/` (`""` when none): request paths go after it.
-    pub fn path_prefix(&self) -> &'a str {
-        self.path_prefix
-    }
-
-    /// Whether the host is Mangopay's (`mangopay.com` or a subdomain).
-    pub fn is_mangopay(&self) -> bool {
-        let host = self.host.strip_suffix('.').unwrap_or(self.host);
-        let suffix = ".mangopay.com";
-        host.eq_ignore_ascii_case("mangopay.com")
-            || (host.len() > suffix.len()
-                && host
-                    .get(host.len() - suffix.len()..)
-                    .is_some_and(|s| s.eq_ignore_ascii_case(suffix)))
-    }
-}
-
-fn is_dns_name(host: &str) -> bool {
-    let host = host.strip_suffix('.').unwrap_or(host);
-    !host.is_empty()
-        && host.len() <= 253
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
-}
-
-fn parse_port(p: &str) -> Result<u16, BaseUrlError> {
-    if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(BaseUrlError::InvalidPort);
-    }
-    match p.parse::<u16>() {
-        Ok(0) | Err(_) => Err(BaseUrlError::InvalidPort),
-        Ok(port) => Ok(port),
-    }
-}
-
-/// What is wrong with a base URL.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum BaseUrlError {
-    /// Longer than [`MAX_BASE_URL_LEN`].
-    TooLong,
-    /// The scheme is not `https://` (mTLS needs TLS).
-    NotHttps,
-    /// User info (`user@`) is not accepted: credentials go in [`Credentials`](crate::auth::Credentials).
-    UserInfo,
-    /// No host.
-    EmptyHost,
-    /// The host is not a DNS name, IPv4 address or bracketed IPv6 address.
-    InvalidHost,
-    /// The port is not a number in 1..=65535.
-    InvalidPort,
-    /// A query (`?`) or fragment (`#`) is not accepted in a base URL.
-    QueryOrFragment,
-    /// The path has a space or control character.
-    InvalidPath,
-}
-
-impl fmt::Display for BaseUrlError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            BaseUrlError::TooLong => "base URL is too long",
-            BaseUrlError::NotHttps => "base URL must start with https://",
-            BaseUrlError::UserInfo => "base URL must not contain user info (user@host)",
-            BaseUrlError::EmptyHost => "base URL has no host",
-            BaseUrlError::InvalidHost => "base URL host is not a valid name or address",
-            BaseUrlError::InvalidPort => "base URL port is not a number in 1..=65535",
-            BaseUrlError::QueryOrFragment => "base URL must not contain a query or fragment",
-            BaseUrlError::InvalidPath => "base URL path contains a space or control character",
-        })
-    }
-}
-
-impl core::error::Error for BaseUrlError {}
-
 /// Something likely wrong with a base URL that is still usable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -371,9 +180,30 @@ impl fmt::Display for BaseUrlWarning {
     }
 }
 
+/// Whether `url`'s host is Mangopay's (`mangopay.com` or a subdomain; ASCII case and a
+/// trailing dot ignored).
+///
+/// ```
+/// use mtls_core::client::BaseUrl;
+/// use mtls_core::presets::is_mangopay_host;
+/// assert!(is_mangopay_host(&BaseUrl::parse("https://API.Mangopay.com.")?));
+/// assert!(!is_mangopay_host(&BaseUrl::parse("https://mangopay.com.evil.test")?));
+/// # Ok::<(), mtls_core::client::BaseUrlError>(())
+/// ```
+pub fn is_mangopay_host(url: &BaseUrl<'_>) -> bool {
+    let host = url.host();
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let suffix = ".mangopay.com";
+    host.eq_ignore_ascii_case("mangopay.com")
+        || (host.len() > suffix.len()
+            && host
+                .get(host.len() - suffix.len()..)
+                .is_some_and(|s| s.eq_ignore_ascii_case(suffix)))
+}
+
 /// Warns when `url` is a Mangopay host whose first label is not `api-mtls`.
 pub fn check_base_url(url: &BaseUrl<'_>) -> Option<BaseUrlWarning> {
-    if !url.is_mangopay() {
+    if !is_mangopay_host(url) {
         return None;
     }
     let host = url.server_name();

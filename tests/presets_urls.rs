@@ -1,9 +1,10 @@
 //! Presets, the base-URL parser and check, and rate-limit headers.
 
+use mtls_core::client::{BaseUrl, BaseUrlError};
 use mtls_core::presets::{
-    check_base_url, parse_rate_limit_values, BaseUrl, BaseUrlError, BaseUrlWarning, Preset,
-    RateLimitError, RateLimits, Vendor, MANGOPAY_PRODUCTION, MANGOPAY_PRODUCTION_MTLS,
-    MANGOPAY_SANDBOX, MANGOPAY_SANDBOX_MTLS, MASTERCARD_PRODUCTION, MASTERCARD_SANDBOX,
+    check_base_url, parse_rate_limit_values, BaseUrlWarning, Preset, RateLimitError, RateLimits,
+    Vendor, MANGOPAY_PRODUCTION, MANGOPAY_PRODUCTION_MTLS, MANGOPAY_SANDBOX, MANGOPAY_SANDBOX_MTLS,
+    MASTERCARD_PRODUCTION, MASTERCARD_SANDBOX,
 };
 
 #[test]

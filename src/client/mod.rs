@@ -48,15 +48,17 @@ use crate::auth::{
 use crate::error::Error;
 use crate::http::{self, Limits, Request, Response, ResponseDecoder};
 use crate::identity::{Identity, IdentityWarning};
-use crate::presets::{check_base_url, BaseUrl, BaseUrlWarning};
+use crate::presets::{check_base_url, BaseUrlWarning};
 use crate::time::{Instant, UnixTime};
 use crate::tls::{TlsConfig, TlsConnection, TlsEvent, TlsLimits, TlsVersion, Trust};
 
+mod base_url;
 mod request;
 
 /// How often a client waiting for another connection's token fetch looks again.
 pub const TOKEN_WAIT_POLL: Duration = Duration::from_millis(10);
 
+pub use base_url::{BaseUrl, BaseUrlError, MAX_BASE_URL_LEN};
 pub use request::{ApiRequest, RequestId};
 
 /// How API requests are authorised on top of the client certificate.

@@ -9,6 +9,7 @@ use core::fmt;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
+use crate::http::Response;
 use crate::json::{self, LenientText, OneOrMany, RawStr};
 
 /// The longest error body parsed, in bytes.
@@ -203,6 +204,24 @@ impl ErrorBody {
                 Err(_) => ErrorBody::Unrecognised(why),
             },
         }
+    }
+
+    /// The API's error body of a decoded `response`, parsed as [`ErrorBody::parse`] does;
+    /// `None` for a status below 400.
+    ///
+    /// ```
+    /// use mtls_core::http::{Limits, ResponseContext, ResponseDecoder};
+    /// use mtls_core::presets::ErrorBody;
+    /// let mut decoder = ResponseDecoder::new(Limits::default());
+    /// decoder.expect_response(ResponseContext::new("GET"))?;
+    /// decoder.feed(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 36\r\n\r\n\
+    ///     {\"ReasonCode\":\"INVALID_CLIENT_CERT\"}")?;
+    /// let response = decoder.poll_response()?.expect("a whole response was fed");
+    /// assert!(ErrorBody::from_response(&response).is_some_and(|e| e.is_invalid_client_cert()));
+    /// # Ok::<(), mtls_core::http::HttpError>(())
+    /// ```
+    pub fn from_response(response: &Response) -> Option<ErrorBody> {
+        (response.status >= 400).then(|| ErrorBody::parse(&response.body))
     }
 
     /// Whether this is Mastercard's [`INVALID_CLIENT_CERT`].

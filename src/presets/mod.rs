@@ -8,6 +8,9 @@
 //!   values, or a typed "unrecognised" outcome; never a panic.
 //! - rate limits: [`RateLimits::from_headers`] reads Mangopay's `X-RateLimit*` headers.
 //!
+//! Both readers also take a whole [`Response`](crate::http::Response):
+//! [`ErrorBody::from_response`] and [`RateLimits::from_response`].
+//!
 //! ```
 //! use mtls_core::client::BaseUrl;
 //! use mtls_core::presets::{check_base_url, BaseUrlWarning, ErrorBody, Preset};
@@ -61,24 +64,3 @@ pub use hosts::{
 pub use rate_limits::{
     parse_rate_limit_values, RateLimitError, RateLimitValues, RateLimits, MAX_RATE_LIMIT_VALUES,
 };
-
-impl crate::http::Response {
-    /// Mangopay's rate-limit headers of this response (empty when it has none).
-    ///
-    /// ```
-    /// # let mut decoder = mtls_core::http::ResponseDecoder::new(Default::default());
-    /// # decoder.expect_response(mtls_core::http::ResponseContext::new("GET"))?;
-    /// # decoder.feed(b"HTTP/1.1 200 OK\r\nX-RateLimit-Remaining: 2299, 2298\r\nContent-Length: 0\r\n\r\n")?;
-    /// # let response = decoder.poll_response()?.unwrap();
-    /// assert_eq!(response.rate_limits().min_remaining(), Some(2298));
-    /// # Ok::<(), mtls_core::http::HttpError>(())
-    /// ```
-    pub fn rate_limits(&self) -> RateLimits {
-        RateLimits::from_headers(self.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())))
-    }
-
-    /// The API's error body, parsed, for a response with status 400 or more.
-    pub fn error_body(&self) -> Option<ErrorBody> {
-        (self.status >= 400).then(|| ErrorBody::parse(&self.body))
-    }
-}

@@ -3,6 +3,8 @@
 
 use core::fmt;
 
+use crate::http::Response;
+
 /// Most numbers kept per rate-limit header (Mangopay sends one per window, four today).
 pub const MAX_RATE_LIMIT_VALUES: usize = 8;
 
@@ -68,6 +70,28 @@ impl RateLimits {
             }
         }
         out
+    }
+
+    /// Reads the three headers of a decoded `response` (empty when it has none), as
+    /// [`RateLimits::from_headers`] does.
+    ///
+    /// ```
+    /// use mtls_core::http::{Limits, ResponseContext, ResponseDecoder};
+    /// use mtls_core::presets::RateLimits;
+    /// let mut decoder = ResponseDecoder::new(Limits::default());
+    /// decoder.expect_response(ResponseContext::new("GET"))?;
+    /// decoder.feed(b"HTTP/1.1 200 OK\r\nX-RateLimit-Remaining: 2299, 2298\r\nContent-Length: 0\r\n\r\n")?;
+    /// let response = decoder.poll_response()?.expect("a whole response was fed");
+    /// assert_eq!(RateLimits::from_response(&response).min_remaining(), Some(2298));
+    /// # Ok::<(), mtls_core::http::HttpError>(())
+    /// ```
+    pub fn from_response(response: &Response) -> RateLimits {
+        RateLimits::from_headers(
+            response
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_slice())),
+        )
     }
 
     /// Whether none of the headers was found (or all were malformed).

@@ -16,6 +16,7 @@ use mtls_core::auth::Credentials;
 use mtls_core::identity::load::IdentitySources;
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::io::std_adapter::{wall_clock_now, StdClient};
+use mtls_core::presets::RateLimits;
 use mtls_core::tls::Trust;
 use mtls_core::Auth;
 use mtls_core::{ApiRequest, ClientConfig, Event};
@@ -91,7 +92,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for (path, outcome) in target.paths.iter().zip(outcomes) {
         match outcome {
             Ok(response) => {
-                let limits = response.rate_limits();
+                let limits = RateLimits::from_response(&response);
                 let body = String::from_utf8_lossy(&response.body);
                 let excerpt: String = body.chars().take(100).collect();
                 say(&format!(

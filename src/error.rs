@@ -4,9 +4,9 @@
 use core::fmt;
 
 use crate::auth::AuthError;
+use crate::client::BaseUrlError;
 use crate::http::HttpError;
 use crate::identity::IdentityError;
-use crate::presets::BaseUrlError;
 use crate::tls::TlsError;
 
 /// Anything that can go wrong, by layer.

@@ -20,6 +20,7 @@ pub mod error;
 pub mod http;
 pub mod identity;
 pub mod io;
+mod json;
 pub mod presets;
 pub mod time;
 pub mod tls;

@@ -8,6 +8,7 @@ use mtls_core::auth::{AuthError, Credentials};
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::io::std_adapter::StdClient;
 use mtls_core::io::RequestError;
+use mtls_core::presets::RateLimits;
 use mtls_core::tls::{TlsConfig, Trust};
 use mtls_core::Auth;
 use mtls_core::{ApiRequest, ClientConfig, Error, Event};
@@ -80,7 +81,10 @@ fn token_exchange_and_two_calls_on_one_connection() {
                 i + 1
             )
         );
-        assert_eq!(response.rate_limits().min_remaining(), Some(2296));
+        assert_eq!(
+            RateLimits::from_response(&response).min_remaining(),
+            Some(2296)
+        );
     }
     assert_eq!(client.connections(), 1);
     let log = s.server.wait_access_log_lines(3);

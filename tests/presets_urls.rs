@@ -1,9 +1,10 @@
 //! Presets, the base-URL parser and check, and rate-limit headers.
 
+use mtls_core::client::{BaseUrl, BaseUrlError};
 use mtls_core::presets::{
-    check_base_url, parse_rate_limit_values, BaseUrl, BaseUrlError, BaseUrlWarning, Preset,
-    RateLimitError, RateLimits, Vendor, MANGOPAY_PRODUCTION, MANGOPAY_PRODUCTION_MTLS,
-    MANGOPAY_SANDBOX, MANGOPAY_SANDBOX_MTLS, MASTERCARD_PRODUCTION, MASTERCARD_SANDBOX,
+    check_base_url, parse_rate_limit_values, BaseUrlWarning, Preset, RateLimitError, RateLimits,
+    Vendor, MANGOPAY_PRODUCTION, MANGOPAY_PRODUCTION_MTLS, MANGOPAY_SANDBOX, MANGOPAY_SANDBOX_MTLS,
+    MASTERCARD_PRODUCTION, MASTERCARD_SANDBOX,
 };
 
 #[test]
@@ -19,7 +20,7 @@ fn preset_urls_from_the_seeds() {
     assert_eq!(MASTERCARD_PRODUCTION, "https://services.mastercard.com");
     for p in Preset::ALL {
         let url = BaseUrl::parse(p.base_url()).unwrap();
-        assert_eq!(check_base_url(&url), None, "{p:?}");
+        assert_eq!(check_base_url(url.host()), None, "{p:?}");
         assert_eq!(Preset::from_name(p.name()), Some(p));
         assert_eq!(url.path_prefix(), "");
         assert_eq!(url.port_or_default(), 443);
@@ -120,7 +121,7 @@ fn base_url_errors() {
 
 #[test]
 fn mangopay_without_mtls_warns() {
-    let warn = |u: &str| check_base_url(&BaseUrl::parse(u).unwrap());
+    let warn = |u: &str| check_base_url(BaseUrl::parse(u).unwrap().host());
     assert_eq!(
         warn("https://api.sandbox.mangopay.com"),
         Some(BaseUrlWarning::MangopayWithoutMtls {

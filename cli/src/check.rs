@@ -1,9 +1,10 @@
 //! `mtls check`: the pre-flight report on the client identity.
 
 use clap::Args;
+use mtls_core::client::BaseUrl;
 use mtls_core::identity::ClientAuthUsage;
 use mtls_core::io::std_adapter::wall_clock_now;
-use mtls_core::presets::{check_base_url, BaseUrl};
+use mtls_core::presets::check_base_url;
 
 use crate::config::{load_identity, resolve_base_url};
 use crate::{error, non_empty, warning, Fail, IdentityArgs};
@@ -55,7 +56,7 @@ pub fn run(args: CheckArgs) -> Result<(), Fail> {
         match BaseUrl::parse(&url) {
             Ok(parsed) => {
                 println!("base URL:     {url}");
-                if let Some(w) = check_base_url(&parsed) {
+                if let Some(w) = check_base_url(parsed.host()) {
                     warning(&w.to_string());
                 }
             }

@@ -84,7 +84,6 @@
 
 mod cache;
 mod credentials;
-pub(crate) mod json;
 mod policy;
 mod token;
 

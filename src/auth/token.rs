@@ -10,8 +10,8 @@ use serde_json_core::str::{EscapedStr, EscapedStringFragment};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::credentials::{AuthScheme, AuthorizationValue};
-use super::json::{self, RawStr};
 use super::{AuthError, TokenField};
+use crate::json::{self, RawStr};
 
 /// Where Mangopay serves the token endpoint, relative to the base URL.
 pub const DEFAULT_TOKEN_PATH: &str = "/v2.01/oauth/token";

@@ -5,12 +5,13 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::time::Duration;
 
+use super::BaseUrl;
 use super::Warning;
 use crate::auth::{Credentials, RetryPolicy, TokenCache};
 use crate::error::Error;
 use crate::http::Limits;
 use crate::identity::{Identity, Validity, EXPIRY_WARNING_DAYS};
-use crate::presets::{check_base_url, BaseUrl};
+use crate::presets::check_base_url;
 use crate::tls::{TlsConfig, TlsLimits, Trust};
 
 /// How API requests are authorised on top of the client certificate.
@@ -91,7 +92,7 @@ impl ClientConfig {
     pub fn with_tls(base_url: &str, auth: Auth, tls: TlsConfig) -> Result<ClientConfig, Error> {
         let url = BaseUrl::parse(base_url)?;
         let mut warnings = Vec::new();
-        if let Some(w) = check_base_url(&url) {
+        if let Some(w) = check_base_url(url.host()) {
             warnings.push(Warning::BaseUrl(w));
         }
         Ok(ClientConfig {

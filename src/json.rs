@@ -1,4 +1,5 @@
-//! Small JSON helpers shared by the token parser and `presets`' error-body parsers.
+//! Crate-private JSON helpers shared by `auth` (the token response) and `presets` (the error
+//! bodies). What is specific to one answer (which fields, which checks) stays with its parser.
 //!
 //! Everything here is built for `serde-json-core` used *without* an unescape buffer: string
 //! values reach the visitors as borrowed, still-escaped slices of the input, and these helpers

@@ -27,3 +27,20 @@ pub mod tls;
 
 pub use client::{ApiRequest, Auth, Client, ClientConfig, Event, Failure, FailureKind, RequestId};
 pub use error::{Error, ErrorKind};
+
+/// The layers' own state machines and parsers, for the crate's layer tests, the fuzzers and
+/// the benches: one hidden door (`cfg(fuzzing)` or the `internals` feature), not an API.
+/// Everything a user needs is public elsewhere.
+#[cfg(any(fuzzing, feature = "internals"))]
+#[doc(hidden)]
+pub mod internals {
+    // http
+
+    // tls
+
+    // auth
+
+    // identity
+
+    // presets
+}

@@ -34,6 +34,9 @@ pub use error::{Error, ErrorKind};
 #[cfg(any(fuzzing, feature = "internals"))]
 #[doc(hidden)]
 pub mod internals {
+    // client
+    pub use crate::client::base_url::MAX_BASE_URL_LEN;
+
     // http
 
     // tls
@@ -43,4 +46,15 @@ pub mod internals {
     // identity
 
     // presets
+    pub use crate::presets::error_bodies::{
+        parse_mangopay_error, parse_mastercard_error, INVALID_CLIENT_CERT, MAX_ERROR_BODY_LEN,
+        MAX_FIELD_ERRORS, MAX_MASTERCARD_ERRORS, MAX_SHORT_TEXT_LEN, MAX_TEXT_LEN,
+    };
+    pub use crate::presets::hosts::{
+        is_mangopay_host, MANGOPAY_PRODUCTION, MANGOPAY_PRODUCTION_MTLS, MANGOPAY_SANDBOX,
+        MANGOPAY_SANDBOX_MTLS, MASTERCARD_PRODUCTION, MASTERCARD_SANDBOX,
+    };
+    pub use crate::presets::rate_limits::{
+        parse_rate_limit_values, RateLimitError, MAX_RATE_LIMIT_VALUES,
+    };
 }

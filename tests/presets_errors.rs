@@ -1,9 +1,11 @@
 //! Mangopay and Mastercard error bodies: exact outcomes.
 
-use mtls_core::presets::{
-    parse_mangopay_error, parse_mastercard_error, ErrorBody, FieldError, MangopayError,
-    MastercardErrorEntry, UnrecognisedBody, MAX_ERROR_BODY_LEN, MAX_FIELD_ERRORS,
+use mtls_core::internals::{
+    parse_mangopay_error, parse_mastercard_error, MAX_ERROR_BODY_LEN, MAX_FIELD_ERRORS,
     MAX_MASTERCARD_ERRORS, MAX_SHORT_TEXT_LEN, MAX_TEXT_LEN,
+};
+use mtls_core::presets::{
+    ErrorBody, FieldError, MangopayError, MastercardErrorEntry, UnrecognisedBody,
 };
 
 const MANGOPAY: &str = r#"{"Message":"One or several required parameters are missing or incorrect. An incorrect resource ID also raises this kind of error.","Type":"param_error","Id":"0b5e0a2d-8b0e-4f4c-a3a4-2d6f4a1b7c9e#1700000000","Date":1700000000.0,"errors":{"FirstName":"The FirstName field is required.","Email":"The Email field is not a valid e-mail address."}}"#;

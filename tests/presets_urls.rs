@@ -1,11 +1,11 @@
 //! Presets, the base-URL parser and check, and rate-limit headers.
 
 use mtls_core::client::{BaseUrl, BaseUrlError};
-use mtls_core::presets::{
-    check_base_url, parse_rate_limit_values, BaseUrlWarning, Preset, RateLimitError, RateLimits,
-    Vendor, MANGOPAY_PRODUCTION, MANGOPAY_PRODUCTION_MTLS, MANGOPAY_SANDBOX, MANGOPAY_SANDBOX_MTLS,
-    MASTERCARD_PRODUCTION, MASTERCARD_SANDBOX,
+use mtls_core::internals::{
+    parse_rate_limit_values, RateLimitError, MANGOPAY_PRODUCTION, MANGOPAY_PRODUCTION_MTLS,
+    MANGOPAY_SANDBOX, MANGOPAY_SANDBOX_MTLS, MASTERCARD_PRODUCTION, MASTERCARD_SANDBOX,
 };
+use mtls_core::presets::{check_base_url, BaseUrlWarning, Preset, RateLimits, Vendor};
 
 #[test]
 fn preset_urls_from_the_seeds() {

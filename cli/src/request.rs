@@ -75,7 +75,7 @@ pub fn run(args: RequestArgs) -> Result<(), Fail> {
         }
         requests.push(request);
     }
-    let labels: Vec<String> = requests.iter().map(|r| r.path.clone()).collect();
+    let labels: Vec<String> = requests.iter().map(|r| r.path().to_owned()).collect();
 
     let mut client = StdClient::new(config);
     let io_timeout = client.client().config().request_timeout;

@@ -19,12 +19,13 @@ use std::time::Duration;
 use std::vec::Vec;
 
 use mtls_core::auth::{self, Credentials};
-use mtls_core::client::{BaseUrl, MAX_BASE_URL_LEN};
+use mtls_core::client::BaseUrl;
 use mtls_core::http::{
     BodyKind, Event as HttpEvent, HttpError, Limits, LocalError, Request, Response,
     ResponseContext, ResponseDecoder,
 };
 use mtls_core::identity::{CaBundle, Identity};
+use mtls_core::internals::MAX_BASE_URL_LEN;
 use mtls_core::presets::{self, ErrorBody, RateLimits};
 use mtls_core::time::{Instant, UnixTime};
 use mtls_core::tls::{TlsConfig, TlsConnection, TlsError, TlsEvent, TlsLimits, Trust};
@@ -610,8 +611,8 @@ pub fn token_response(data: &[u8]) {
     let eb = ErrorBody::parse(body);
     let _ = format!("{eb} {eb:?}");
     let _ = eb.is_invalid_client_cert();
-    let _ = presets::parse_mangopay_error(body);
-    let _ = presets::parse_mastercard_error(body);
+    let _ = mtls_core::internals::parse_mangopay_error(body);
+    let _ = mtls_core::internals::parse_mastercard_error(body);
 
     let url = String::from_utf8_lossy(body);
     if let Ok(u) = BaseUrl::parse(&url) {
@@ -623,7 +624,7 @@ pub fn token_response(data: &[u8]) {
             u.port_or_default(),
             u.path_prefix(),
         );
-        let _ = presets::is_mangopay_host(u.host());
+        let _ = mtls_core::internals::is_mangopay_host(u.host());
         let _ = presets::check_base_url(u.host());
         // What the client does with a parsed URL.
         let _ = ClientConfig::with_tls(
@@ -663,7 +664,7 @@ pub fn token_response(data: &[u8]) {
     let limits = RateLimits::from_headers(pairs.iter().copied());
     let _ = limits.min_remaining();
     let _ = limits.is_empty();
-    let _ = presets::parse_rate_limit_values(body);
+    let _ = mtls_core::internals::parse_rate_limit_values(body);
 }
 
 fn credentials() -> Credentials {

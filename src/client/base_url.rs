@@ -151,7 +151,7 @@ fn parse_port(p: &str) -> Result<u16, BaseUrlError> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum BaseUrlError {
-    /// Longer than [`MAX_BASE_URL_LEN`].
+    /// Longer than 2,048 bytes.
     TooLong,
     /// The scheme is not `https://` (mTLS needs TLS).
     NotHttps,

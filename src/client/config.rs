@@ -123,9 +123,4 @@ impl ClientConfig {
     pub fn port(&self) -> u16 {
         self.port
     }
-
-    /// How requests are authorised.
-    pub fn auth(&self) -> &Auth {
-        &self.auth
-    }
 }

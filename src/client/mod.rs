@@ -74,14 +74,14 @@ use crate::http::ResponseDecoder;
 use crate::time::{Instant, UnixTime};
 use crate::tls::TlsConnection;
 
-mod base_url;
+pub(crate) mod base_url;
 mod config;
 mod event;
 mod exchange;
 mod request;
 mod state;
 
-pub use base_url::{BaseUrl, BaseUrlError, MAX_BASE_URL_LEN};
+pub use base_url::{BaseUrl, BaseUrlError};
 pub use config::{Auth, ClientConfig};
 pub use event::{Event, Failure, FailureKind, Warning};
 pub use request::{ApiRequest, RequestId};

@@ -33,16 +33,15 @@ impl RequestId {
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiRequest {
-    /// HTTP method.
-    pub method: String,
+    pub(super) method: String,
     /// Path (and query) under the base URL, starting with `/`.
-    pub path: String,
+    pub(super) path: String,
     /// Extra headers. Values are not secret-redacted: do not put credentials here.
-    pub headers: Vec<(String, String)>,
-    /// Body, sent with `Content-Length`.
-    pub body: Option<Vec<u8>>,
+    pub(super) headers: Vec<(String, String)>,
+    /// Sent with `Content-Length`.
+    pub(super) body: Option<Vec<u8>>,
     /// Sent as `Idempotency-Key`; makes a POST safe to retry.
-    pub idempotency_key: Option<IdempotencyKey>,
+    pub(super) idempotency_key: Option<IdempotencyKey>,
 }
 
 impl core::fmt::Debug for ApiRequest {
@@ -110,6 +109,11 @@ impl ApiRequest {
     pub fn idempotency_key(mut self, key: IdempotencyKey) -> ApiRequest {
         self.idempotency_key = Some(key);
         self
+    }
+
+    /// The path (and query) under the base URL.
+    pub fn path(&self) -> &str {
+        &self.path
     }
 
     /// Whether repeating the request cannot do harm: an idempotent method (RFC 9110

@@ -109,7 +109,7 @@ impl core::fmt::Display for RequestError {
 impl core::error::Error for RequestError {}
 
 /// The transport error of a [`Connector`].
-pub type TransportError<C> = <<C as Connector>::Transport as embedded_io::ErrorType>::Error;
+pub(crate) type TransportError<C> = <<C as Connector>::Transport as embedded_io::ErrorType>::Error;
 
 /// A [`Client`] with its connections, driven to completion call by call.
 pub struct Session<C: Connector, K: Clock> {

@@ -41,7 +41,7 @@ pub struct MangopayError {
     pub date: Option<i64>,
     /// `errors`: per-field messages, in the order sent.
     pub field_errors: Vec<FieldError>,
-    /// More than [`MAX_FIELD_ERRORS`] field errors were sent; the rest were dropped.
+    /// More than 32 field errors were sent; the rest were dropped.
     pub field_errors_truncated: bool,
 }
 
@@ -82,12 +82,12 @@ impl core::error::Error for MangopayError {}
 pub struct MastercardError {
     /// The errors, in the order sent.
     pub errors: Vec<MastercardErrorEntry>,
-    /// More than [`MAX_MASTERCARD_ERRORS`] were sent; the rest were dropped.
+    /// More than 8 were sent; the rest were dropped.
     pub truncated: bool,
 }
 
 impl MastercardError {
-    /// Whether any error has reason code [`INVALID_CLIENT_CERT`].
+    /// Whether any error has reason code `INVALID_CLIENT_CERT`.
     pub fn is_invalid_client_cert(&self) -> bool {
         self.errors
             .iter()
@@ -114,7 +114,7 @@ impl core::error::Error for MastercardError {}
 pub struct MastercardErrorEntry {
     /// `Source`: the component that raised it.
     pub source: Option<String>,
-    /// `ReasonCode`, e.g. [`INVALID_CLIENT_CERT`].
+    /// `ReasonCode`, e.g. `INVALID_CLIENT_CERT`.
     pub reason_code: Option<String>,
     /// `Description`.
     pub description: Option<String>,
@@ -125,7 +125,7 @@ pub struct MastercardErrorEntry {
 }
 
 impl MastercardErrorEntry {
-    /// Whether the reason code is [`INVALID_CLIENT_CERT`] (ASCII case ignored).
+    /// Whether the reason code is `INVALID_CLIENT_CERT` (ASCII case ignored).
     pub fn is_invalid_client_cert(&self) -> bool {
         self.reason_code
             .as_deref()
@@ -153,7 +153,7 @@ impl fmt::Display for MastercardErrorEntry {
 pub enum UnrecognisedBody {
     /// Empty or only whitespace.
     Empty,
-    /// Longer than [`MAX_ERROR_BODY_LEN`].
+    /// Longer than 16 KiB.
     TooLarge,
     /// Nested deeper than 32 levels.
     TooDeep,
@@ -224,7 +224,7 @@ impl ErrorBody {
         (response.status >= 400).then(|| ErrorBody::parse(&response.body))
     }
 
-    /// Whether this is Mastercard's [`INVALID_CLIENT_CERT`].
+    /// Whether this is Mastercard's `INVALID_CLIENT_CERT`.
     pub fn is_invalid_client_cert(&self) -> bool {
         matches!(self, ErrorBody::Mastercard(e) if e.is_invalid_client_cert())
     }

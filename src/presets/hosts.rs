@@ -33,13 +33,13 @@ pub enum Vendor {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Preset {
-    /// [`MANGOPAY_SANDBOX_MTLS`].
+    /// `MANGOPAY_SANDBOX_MTLS`.
     MangopaySandbox,
-    /// [`MANGOPAY_PRODUCTION_MTLS`].
+    /// `MANGOPAY_PRODUCTION_MTLS`.
     MangopayProduction,
-    /// [`MASTERCARD_SANDBOX`].
+    /// `MASTERCARD_SANDBOX`.
     MastercardSandbox,
-    /// [`MASTERCARD_PRODUCTION`].
+    /// `MASTERCARD_PRODUCTION`.
     MastercardProduction,
 }
 
@@ -161,9 +161,10 @@ pub fn check_base_url(host: &str) -> Option<BaseUrlWarning> {
     if first_label.eq_ignore_ascii_case("api-mtls") {
         return None;
     }
-    let suggestion = if host.eq_ignore_ascii_case("api.sandbox.mangopay.com") {
+    let plain = |url: &str| host.eq_ignore_ascii_case(url.trim_start_matches("https://"));
+    let suggestion = if plain(MANGOPAY_SANDBOX) {
         Some(MANGOPAY_SANDBOX_MTLS)
-    } else if host.eq_ignore_ascii_case("api.mangopay.com") {
+    } else if plain(MANGOPAY_PRODUCTION) {
         Some(MANGOPAY_PRODUCTION_MTLS)
     } else {
         None

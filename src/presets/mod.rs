@@ -37,30 +37,24 @@
 //!
 //! | what | bound |
 //! |---|---|
-//! | error body | [`MAX_ERROR_BODY_LEN`] = 16 KiB, nested at most 32 deep; longer or deeper is not parsed |
-//! | messages, descriptions, details | [`MAX_TEXT_LEN`] = 512 bytes |
-//! | types, ids, reason codes, sources, field names | [`MAX_SHORT_TEXT_LEN`] = 128 bytes |
-//! | Mangopay field errors | [`MAX_FIELD_ERRORS`] = 32, then `field_errors_truncated` |
-//! | Mastercard errors | [`MAX_MASTERCARD_ERRORS`] = 8, then `truncated` |
-//! | numbers per rate-limit header | [`MAX_RATE_LIMIT_VALUES`] = 8 |
+//! | error body | 16 KiB, nested at most 32 deep; longer or deeper is not parsed |
+//! | messages, descriptions, details | 512 bytes |
+//! | types, ids, reason codes, sources, field names | 128 bytes |
+//! | Mangopay field errors | 32, then `field_errors_truncated` |
+//! | Mastercard errors | 8, then `truncated` |
+//! | numbers per rate-limit header | 8 |
 //!
 //! Text fields are kept as `String`s cut at a character boundary. Text fields that hold
 //! another JSON type are read as absent rather than failing the parse.
 
-mod error_bodies;
-mod hosts;
-mod rate_limits;
+// The parsers' parts (per-vendor parsers, bounds, base URL constants) are reachable only
+// through the `internals` door, for the tests and the fuzzers.
+pub(crate) mod error_bodies;
+pub(crate) mod hosts;
+pub(crate) mod rate_limits;
 
 pub use error_bodies::{
-    parse_mangopay_error, parse_mastercard_error, ErrorBody, FieldError, MangopayError,
-    MastercardError, MastercardErrorEntry, UnrecognisedBody, INVALID_CLIENT_CERT,
-    MAX_ERROR_BODY_LEN, MAX_FIELD_ERRORS, MAX_MASTERCARD_ERRORS, MAX_SHORT_TEXT_LEN, MAX_TEXT_LEN,
+    ErrorBody, FieldError, MangopayError, MastercardError, MastercardErrorEntry, UnrecognisedBody,
 };
-pub use hosts::{
-    check_base_url, is_mangopay_host, BaseUrlWarning, Preset, Vendor, MANGOPAY_PRODUCTION,
-    MANGOPAY_PRODUCTION_MTLS, MANGOPAY_SANDBOX, MANGOPAY_SANDBOX_MTLS, MASTERCARD_PRODUCTION,
-    MASTERCARD_SANDBOX,
-};
-pub use rate_limits::{
-    parse_rate_limit_values, RateLimitError, RateLimitValues, RateLimits, MAX_RATE_LIMIT_VALUES,
-};
+pub use hosts::{check_base_url, BaseUrlWarning, Preset, Vendor};
+pub use rate_limits::{RateLimitValues, RateLimits};

@@ -39,11 +39,11 @@ pub struct RateLimits {
 
 impl RateLimits {
     /// The header carrying [`RateLimits::calls_made`].
-    pub const CALLS_MADE_HEADER: &'static str = "X-RateLimit";
+    pub(crate) const CALLS_MADE_HEADER: &'static str = "X-RateLimit";
     /// The header carrying [`RateLimits::remaining`].
-    pub const REMAINING_HEADER: &'static str = "X-RateLimit-Remaining";
+    pub(crate) const REMAINING_HEADER: &'static str = "X-RateLimit-Remaining";
     /// The header carrying [`RateLimits::reset`].
-    pub const RESET_HEADER: &'static str = "X-RateLimit-Reset";
+    pub(crate) const RESET_HEADER: &'static str = "X-RateLimit-Reset";
 
     /// Reads the three headers from `(name, value)` pairs (names compared case-insensitively;
     /// the first occurrence of each counts).
@@ -113,7 +113,7 @@ pub enum RateLimitError {
     Empty,
     /// An item that is not a decimal number fitting in `u64`.
     InvalidNumber,
-    /// More than [`MAX_RATE_LIMIT_VALUES`] items.
+    /// More than 8 items.
     TooManyValues,
 }
 
@@ -133,7 +133,7 @@ impl core::error::Error for RateLimitError {}
 /// allowed.
 ///
 /// # Errors
-/// [`RateLimitError`].
+/// `RateLimitError`.
 pub fn parse_rate_limit_values(value: &[u8]) -> Result<RateLimitValues, RateLimitError> {
     let mut out = RateLimitValues::new();
     for item in value.split(|&b| b == b',') {

@@ -106,8 +106,12 @@ impl GuestSession for SessionResource {
         body: Option<Vec<u8>>,
     ) -> Result<Response, Error> {
         let mut request = ApiRequest::new(&method, &path);
-        request.headers = headers;
-        request.body = body;
+        for (name, value) in &headers {
+            request = request.header(name, value);
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
         let mut session = self.0.borrow_mut();
         session.notices.clear();
         match session.request(request) {

@@ -26,7 +26,7 @@ use mtls_core::auth::Credentials;
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::time::{Instant, UnixTime};
 use mtls_core::tls::Trust;
-use mtls_core::{ApiRequest, Client, ClientConfig, Event};
+use mtls_core::{ApiRequest, Auth, Client, ClientConfig, Event};
 
 /// The heap handed to `embedded-alloc`. Change it here; see README.md for how much the flow
 /// below needs.
@@ -130,10 +130,9 @@ fn run() -> u32 {
     };
     let config = match ClientConfig::new(
         "https://api.example.com/v1",
-        credentials,
+        Auth::ClientCredentials(credentials),
         &identity,
         Trust::Custom(ca),
-        wall,
     ) {
         Ok(c) => c,
         Err(_) => return 4,
@@ -143,7 +142,7 @@ fn run() -> u32 {
 
     let mut client = Client::new(config);
     let _id = client.send(ApiRequest::get("/status"), Instant::from_millis(0));
-    if client.open_connection(Instant::from_millis(0)).is_err() {
+    if client.open_connection(Instant::from_millis(0), wall).is_err() {
         return 5;
     }
     #[cfg(feature = "heap-stats")]
@@ -158,7 +157,7 @@ fn run() -> u32 {
             let p = addr_of_mut!(TX_BUF);
             &mut *read_volatile(&p)
         };
-        let n = client.poll_transmit(tx, now);
+        let n = client.poll_transmit(tx);
         sent += n;
         unsafe { write_volatile(addr_of_mut!(TX_LEN), n) };
         #[cfg(feature = "heap-stats")]

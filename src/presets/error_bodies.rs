@@ -256,7 +256,7 @@ fn precheck(body: &[u8]) -> Result<(), UnrecognisedBody> {
 /// Parses a Mangopay error body.
 ///
 /// ```
-/// use mtls_core::presets::parse_mangopay_error;
+/// use mtls_core::internals::parse_mangopay_error;
 /// let e = parse_mangopay_error(br#"{"Message":"Invalid","Type":"param_error",
 ///     "errors":{"FirstName":"The FirstName field is required."}}"#).unwrap();
 /// assert_eq!(e.field_errors[0].field, "FirstName");
@@ -285,7 +285,7 @@ pub fn parse_mangopay_error(body: &[u8]) -> Result<MangopayError, UnrecognisedBo
 /// the flat form).
 ///
 /// ```
-/// use mtls_core::presets::parse_mastercard_error;
+/// use mtls_core::internals::parse_mastercard_error;
 /// let e = parse_mastercard_error(br#"{"Source":"Gateway","ReasonCode":"INVALID_CLIENT_CERT",
 ///     "Description":"The client certificate is invalid or missing.","Recoverable":false}"#).unwrap();
 /// assert!(e.is_invalid_client_cert());

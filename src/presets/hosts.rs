@@ -136,7 +136,7 @@ impl fmt::Display for BaseUrlWarning {
 /// dot ignored).
 ///
 /// ```
-/// use mtls_core::presets::is_mangopay_host;
+/// use mtls_core::internals::is_mangopay_host;
 /// assert!(is_mangopay_host("API.Mangopay.com."));
 /// assert!(!is_mangopay_host("mangopay.com.evil.test"));
 /// ```

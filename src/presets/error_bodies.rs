@@ -210,15 +210,19 @@ impl ErrorBody {
     /// `None` for a status below 400.
     ///
     /// ```
-    /// use mtls_core::http::{Limits, ResponseContext, ResponseDecoder};
+    /// use mtls_core::http::{Response, Version};
     /// use mtls_core::presets::ErrorBody;
-    /// let mut decoder = ResponseDecoder::new(Limits::default());
-    /// decoder.expect_response(ResponseContext::new("GET"))?;
-    /// decoder.feed(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 36\r\n\r\n\
-    ///     {\"ReasonCode\":\"INVALID_CLIENT_CERT\"}")?;
-    /// let response = decoder.poll_response()?.expect("a whole response was fed");
+    /// // As a client's `Event::Response` carries it.
+    /// let response = Response {
+    ///     version: Version::Http11,
+    ///     status: 401,
+    ///     reason: "Unauthorized".into(),
+    ///     headers: vec![],
+    ///     body: br#"{"ReasonCode":"INVALID_CLIENT_CERT"}"#.to_vec(),
+    ///     trailers: vec![],
+    ///     keep_alive: true,
+    /// };
     /// assert!(ErrorBody::from_response(&response).is_some_and(|e| e.is_invalid_client_cert()));
-    /// # Ok::<(), mtls_core::http::HttpError>(())
     /// ```
     pub fn from_response(response: &Response) -> Option<ErrorBody> {
         (response.status >= 400).then(|| ErrorBody::parse(&response.body))

@@ -76,14 +76,19 @@ impl RateLimits {
     /// [`RateLimits::from_headers`] does.
     ///
     /// ```
-    /// use mtls_core::http::{Limits, ResponseContext, ResponseDecoder};
+    /// use mtls_core::http::{Response, Version};
     /// use mtls_core::presets::RateLimits;
-    /// let mut decoder = ResponseDecoder::new(Limits::default());
-    /// decoder.expect_response(ResponseContext::new("GET"))?;
-    /// decoder.feed(b"HTTP/1.1 200 OK\r\nX-RateLimit-Remaining: 2299, 2298\r\nContent-Length: 0\r\n\r\n")?;
-    /// let response = decoder.poll_response()?.expect("a whole response was fed");
+    /// // As a client's `Event::Response` carries it.
+    /// let response = Response {
+    ///     version: Version::Http11,
+    ///     status: 200,
+    ///     reason: "OK".into(),
+    ///     headers: vec![("X-RateLimit-Remaining".into(), b"2299, 2298".to_vec())],
+    ///     body: vec![],
+    ///     trailers: vec![],
+    ///     keep_alive: true,
+    /// };
     /// assert_eq!(RateLimits::from_response(&response).min_remaining(), Some(2298));
-    /// # Ok::<(), mtls_core::http::HttpError>(())
     /// ```
     pub fn from_response(response: &Response) -> RateLimits {
         RateLimits::from_headers(

@@ -245,15 +245,7 @@ fn each_new_connection_checks_the_client_certificate_against_the_wall_clock() {
     let identity =
         mtls_core::identity::Identity::from_pem(issued.cert_pem.as_bytes(), key.as_bytes())
             .unwrap();
-    let credentials = Credentials::new("cid", "secret-api-key").unwrap();
-    let config = ClientConfig::new(
-        "https://localhost",
-        Auth::ClientCredentials(credentials),
-        &identity,
-        pki.trust(),
-    )
-    .unwrap();
-    let mut client = Client::new(config);
+    let mut client = common::fake_api::client_with(&pki, &identity);
     let at =
         |days: i64| UnixTime::since_unix_epoch(Duration::from_secs((now + days * 86_400) as u64));
     let expiry_warnings = |client: &mut Client| {

@@ -316,16 +316,7 @@ fn transcript_handshake_refusal() {
     let pki = TestServerPki::new();
     let other = TestServerPki::named("someone else's CA");
     let identity = identity_for_fixture(&other.ca, "p256-sec1");
-    let config = mtls_core::ClientConfig::new(
-        "https://localhost",
-        mtls_core::Auth::ClientCredentials(
-            mtls_core::auth::Credentials::new("cid", "secret-api-key").unwrap(),
-        ),
-        &identity,
-        pki.trust(),
-    )
-    .unwrap();
-    let mut client = Client::new(config);
+    let mut client = common::fake_api::client_with(&pki, &identity);
     let mut api = api(&pki);
     check(&mut client, &mut api, HANDSHAKE_REFUSAL);
     assert!(!client.wants_connection(), "a refused certificate is fatal");

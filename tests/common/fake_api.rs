@@ -193,12 +193,17 @@ pub fn pump(client: &mut Client, api: &mut FakeApi, now: Instant, split: usize) 
 
 /// A client for `https://localhost` (client id `cid`) with a P-256 identity from `pki`.
 pub fn new_client(pki: &TestServerPki) -> Client {
-    let identity = identity_for_fixture(&pki.ca, "p256-sec1");
+    client_with(pki, &identity_for_fixture(&pki.ca, "p256-sec1"))
+}
+
+/// A client for `https://localhost` (client id `cid`) that trusts `pki`'s server and
+/// presents `identity`.
+pub fn client_with(pki: &TestServerPki, identity: &mtls_core::identity::Identity) -> Client {
     let credentials = Credentials::new("cid", "secret-api-key").unwrap();
     let config = ClientConfig::new(
         "https://localhost",
         Auth::ClientCredentials(credentials),
-        &identity,
+        identity,
         pki.trust(),
     )
     .unwrap();

@@ -446,3 +446,60 @@ fn an_idle_connection_the_server_closed_is_not_used_for_the_next_post() {
         .count();
     assert_eq!(posts, 1, "the POST was written once");
 }
+
+/// Fault injection, finding 3: outcomes are handed out as they complete, and requests are
+/// taken from the iterator only as the client needs them, so memory does not grow with
+/// their number.
+#[test]
+fn request_each_streams_outcomes_and_takes_requests_lazily() {
+    let sandbox = sandbox();
+    let mut client = client(&sandbox);
+    let taken = std::cell::Cell::new(0usize);
+    let requests = (1..=100).map(|i| {
+        taken.set(taken.get() + 1);
+        ApiRequest::get(&user_path(&sandbox, i))
+    });
+    let mut seen = Vec::new();
+    client.request_each(requests, |index, outcome| {
+        let response = outcome.expect("a response");
+        assert_eq!(response.status, 200);
+        // (index, requests the server has answered so far, requests taken so far)
+        seen.push((index, sandbox.api_requests() as usize, taken.get()));
+    });
+    assert_eq!(seen.len(), 100);
+    for (i, (index, answered, taken)) in seen.iter().enumerate() {
+        assert_eq!(*index, i, "outcomes come in request order");
+        // The next request goes out in the same input that completes this one, so the
+        // server may have read one more; never all of them.
+        assert!(
+            *answered == i + 1 || *answered == i + 2,
+            "outcome {i} handed out after the server read {answered} requests"
+        );
+        assert!(
+            *taken <= i + 1 + 16,
+            "outcome {i}: {taken} requests taken already"
+        );
+    }
+    assert_eq!(sandbox.token_requests(), 1);
+}
+
+/// A failure that ends the queue (here the token exchange) ends the requests not yet taken
+/// too, without contacting the server again.
+#[test]
+fn a_queue_ending_failure_ends_every_request_of_the_call_once() {
+    let sandbox = sandbox();
+    let mut client = StdClient::new(config_for(&sandbox, "wrong-api-key"));
+    let mut failures = Vec::new();
+    client.request_each(
+        (1..=50).map(|i| ApiRequest::get(&user_path(&sandbox, i))),
+        |index, outcome| failures.push((index, failure(outcome))),
+    );
+    assert_eq!(failures.len(), 50);
+    for (i, (index, f)) in failures.iter().enumerate() {
+        assert_eq!(*index, i);
+        assert_eq!(f.kind, FailureKind::NotSent);
+        assert!(matches!(f.error, Error::Auth(_)), "{f:?}");
+    }
+    assert_eq!(sandbox.token_requests(), 1, "no retry loop");
+    assert_eq!(sandbox.api_requests(), 0);
+}

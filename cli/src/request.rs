@@ -54,10 +54,18 @@ pub fn run(args: RequestArgs) -> Result<(), Fail> {
     let headers = parse_headers(&args.headers)?;
     let (config, client_id) = client_config(&args.api)?;
 
-    let mut requests = Vec::with_capacity(args.paths.len());
-    for path in &args.paths {
-        let path = expand_path(path, &client_id)?;
-        let mut request = ApiRequest::new(&method, &path);
+    // Every path is checked before any traffic; the requests themselves are built one at a
+    // time as the client takes them, so memory does not grow with the number of paths.
+    let labels = args
+        .paths
+        .iter()
+        .map(|path| expand_path(path, &client_id))
+        .collect::<Result<Vec<String>, Fail>>()?;
+    let has_type = headers
+        .iter()
+        .any(|h| matches!(h, Header::Other(n, _) if n.eq_ignore_ascii_case("content-type")));
+    let requests = labels.iter().map(|path| {
+        let mut request = ApiRequest::new(&method, path);
         for header in &headers {
             request = match header {
                 Header::IdempotencyKey(key) => request.idempotency_key(*key),
@@ -65,17 +73,13 @@ pub fn run(args: RequestArgs) -> Result<(), Fail> {
             };
         }
         if let Some(body) = &body {
-            let has_type = headers.iter().any(
-                |h| matches!(h, Header::Other(n, _) if n.eq_ignore_ascii_case("content-type")),
-            );
             if !has_type {
                 request = request.header("Content-Type", "application/json");
             }
             request = request.body(body.clone());
         }
-        requests.push(request);
-    }
-    let labels: Vec<String> = requests.iter().map(|r| r.path().to_owned()).collect();
+        request
+    });
 
     let mut client = StdClient::new(config);
     let io_timeout = client.client().config().request_timeout;

@@ -131,9 +131,14 @@ impl<C: Connector, K: Clock> core::fmt::Debug for Session<C, K> {
     }
 }
 
-/// Connections one call may open beyond one per request before the session gives up (the
-/// client's own `max_attempts` normally ends every request first).
-const SPARE_CONNECTIONS_PER_CALL: usize = 64;
+/// Turns of the loop (connections opened, drives) with no outcome after which a call gives
+/// up: the client's own `max_attempts` and timeouts normally end every request first.
+const MAX_TURNS_WITHOUT_OUTCOME: usize = 64;
+
+/// Requests handed to the client at a time by [`Session::request_each`]: enough that the
+/// next request goes out as soon as the previous one is answered, few enough that memory
+/// does not grow with the number of requests.
+const WINDOW: usize = 16;
 
 impl<C: Connector, K: Clock> Session<C, K>
 where
@@ -182,9 +187,14 @@ where
     }
 
     /// Sends the requests in order (on one connection while the server keeps it open) and
-    /// hands each outcome to `on_outcome`, with the request's index, as soon as it is known:
-    /// outcomes come in request order, and memory stays bounded by one response however
-    /// many requests there are. Every request gets exactly one outcome.
+    /// hands each outcome to `on_outcome`, with the request's index, as soon as it is known.
+    /// Outcomes come in request order and every request gets exactly one.
+    ///
+    /// Memory stays bounded however many requests there are: they are taken from the
+    /// iterator a few at a time, and each response is handed on, not kept. When a request
+    /// fails, not sent, for a reason that ends every queued request (the token exchange, the
+    /// identity, a refused certificate, an unreachable server), the requests not yet taken
+    /// end with the same failure without contacting the server again.
     pub fn request_each(
         &mut self,
         requests: impl IntoIterator<Item = ApiRequest>,
@@ -196,24 +206,50 @@ where
                 self.transport = None;
             }
         }
-        let now = self.clock.now();
+        let mut requests = requests.into_iter().enumerate();
         let mut batch = Batch {
-            first: None,
-            done: Vec::new(),
+            in_client: Vec::new(),
             transport: None,
+            stop: None,
         };
-        for request in requests {
-            let id = self.client.send(request, now);
-            batch.first.get_or_insert(id);
-            batch.done.push(false);
-        }
-        let bound = batch.done.len().saturating_add(SPARE_CONNECTIONS_PER_CALL);
-        for _ in 0..bound {
+        let mut idle_turns = 0;
+        loop {
+            let mut more = true;
+            while batch.in_client.len() < WINDOW {
+                let Some((index, request)) = requests.next() else {
+                    more = false;
+                    break;
+                };
+                match &batch.stop {
+                    Some(failure) => on_outcome(
+                        index,
+                        Err(RequestError::Failed {
+                            failure: failure.clone(),
+                            transport: batch.transport.clone(),
+                        }),
+                    ),
+                    None => {
+                        let id = self.client.send(request, self.clock.now());
+                        batch.in_client.push((id, index));
+                    }
+                }
+            }
+            let before = batch.in_client.len();
             while let Some(event) = self.client.poll_event() {
                 batch.sort(event, &mut self.notices, &mut on_outcome);
             }
-            if batch.is_done() {
+            if batch.in_client.len() < before {
+                idle_turns = 0;
+            }
+            if batch.in_client.is_empty() {
+                if more {
+                    continue;
+                }
                 return;
+            }
+            idle_turns += 1;
+            if idle_turns > MAX_TURNS_WITHOUT_OUTCOME {
+                break;
             }
             if self.client.wants_connection() {
                 self.connect(&mut batch);
@@ -232,6 +268,7 @@ where
                 &mut |t, left| connector.bound_read(t, left),
                 &mut |event| batch.sort(event, notices, &mut on_outcome),
             );
+            idle_turns = 0;
             if !self.client.is_connected() {
                 self.transport = None;
             }
@@ -244,11 +281,13 @@ where
             }
         }
         // Every request ends in exactly one outcome; should the loop bound be hit first,
-        // say so rather than panic.
-        for (index, done) in batch.done.iter().enumerate() {
-            if !done {
-                on_outcome(index, Err(gave_up(batch.transport.clone())));
-            }
+        // say so rather than panic. (The client still holds these; a later call drains
+        // their events into the notices.)
+        for (_, index) in batch.in_client.drain(..) {
+            on_outcome(index, Err(gave_up(batch.transport.clone())));
+        }
+        for (index, _) in requests {
+            on_outcome(index, Err(gave_up(batch.transport.clone())));
         }
     }
 
@@ -293,19 +332,16 @@ fn gave_up(transport: Option<TransportDetail>) -> RequestError {
     }
 }
 
-/// The requests of one `request_each` call: ids are consecutive from `first`.
+/// The requests of one `request_each` call that the client holds, by id.
 struct Batch {
-    first: Option<RequestId>,
-    done: Vec<bool>,
+    in_client: Vec<(RequestId, usize)>,
     /// The last transport failure seen in this call.
     transport: Option<TransportDetail>,
+    /// A failure that ends every request not yet handed to the client.
+    stop: Option<Failure>,
 }
 
 impl Batch {
-    fn is_done(&self) -> bool {
-        self.done.iter().all(|d| *d)
-    }
-
     /// An outcome of this batch goes to `on_outcome`, everything else to `notices`.
     fn sort(
         &mut self,
@@ -315,13 +351,18 @@ impl Batch {
     ) {
         let (id, outcome) = match event {
             Event::Response(id, response) => (id, Ok(response)),
-            Event::Failed(id, failure) => (
-                id,
-                Err(RequestError::Failed {
-                    failure,
-                    transport: self.transport.clone(),
-                }),
-            ),
+            Event::Failed(id, failure) => {
+                if ends_the_queue(&failure) {
+                    self.stop = Some(failure.clone());
+                }
+                (
+                    id,
+                    Err(RequestError::Failed {
+                        failure,
+                        transport: self.transport.clone(),
+                    }),
+                )
+            }
             Event::ScaRequired {
                 id,
                 redirect_url,
@@ -335,19 +376,23 @@ impl Batch {
             ),
             other => return notices.push(other),
         };
-        let index = self
-            .first
-            .and_then(|first| id.as_u64().checked_sub(first.as_u64()))
-            .and_then(|i| usize::try_from(i).ok())
-            .filter(|i| *i < self.done.len());
-        // INVARIANT: the session sends every request itself, one batch at a time, so an
-        // outcome always belongs to the current batch.
-        debug_assert!(index.is_some(), "an outcome from outside the batch");
-        if let Some(index) = index {
-            if !self.done[index] {
-                self.done[index] = true;
-                on_outcome(index, outcome);
-            }
+        let position = self.in_client.iter().position(|(rid, _)| *rid == id);
+        // INVARIANT: the session sends every request itself and waits for their outcomes
+        // before it returns, so an outcome always belongs to the current call.
+        debug_assert!(position.is_some(), "an outcome from outside the call");
+        if let Some(position) = position {
+            let (_, index) = self.in_client.remove(position);
+            on_outcome(index, outcome);
         }
     }
+}
+
+/// Whether the client ended this request, not sent, for a reason that ends every queued
+/// request: everything but the request's own faults (too large, a header it may not carry).
+fn ends_the_queue(failure: &Failure) -> bool {
+    failure.kind == FailureKind::NotSent
+        && !matches!(
+            failure.error,
+            Error::RequestTooLarge | Error::Http(crate::http::HttpError::Local(_))
+        )
 }

@@ -35,6 +35,10 @@ pub use error::{Error, ErrorKind};
 #[doc(hidden)]
 pub mod internals {
     // http
+    pub use crate::http::decode::{
+        BodyKind, End, Event, HeaderField, Headers, ResponseContext, ResponseDecoder, ResponseHead,
+    };
+    pub use crate::http::encode::{Request, RESERVED_HEADERS};
 
     // tls
 

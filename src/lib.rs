@@ -41,6 +41,7 @@ pub mod internals {
     pub use crate::http::encode::{Request, RESERVED_HEADERS};
 
     // tls
+    pub use crate::tls::connection::{TlsConnection, TlsEvent};
 
     // auth
 

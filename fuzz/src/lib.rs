@@ -25,9 +25,10 @@ use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::internals::{
     BodyKind, Event as HttpEvent, Request, ResponseContext, ResponseDecoder,
 };
+use mtls_core::internals::{TlsConnection, TlsEvent};
 use mtls_core::presets::{self, ErrorBody, RateLimits};
 use mtls_core::time::{Instant, UnixTime};
-use mtls_core::tls::{TlsConfig, TlsConnection, TlsError, TlsEvent, TlsLimits, Trust};
+use mtls_core::tls::{TlsConfig, TlsError, TlsLimits, Trust};
 use mtls_core::{ApiRequest, Auth, Client, ClientConfig, Event};
 
 // ---------------------------------------------------------------------------------------

@@ -38,8 +38,13 @@ pub mod internals {
     pub use crate::client::base_url::MAX_BASE_URL_LEN;
 
     // http
+    pub use crate::http::decode::{
+        BodyKind, End, Event, HeaderField, Headers, ResponseContext, ResponseDecoder, ResponseHead,
+    };
+    pub use crate::http::encode::{Request, RESERVED_HEADERS};
 
     // tls
+    pub use crate::tls::connection::{TlsConnection, TlsEvent};
 
     // auth
 

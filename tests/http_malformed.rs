@@ -5,7 +5,8 @@ mod http_cases;
 
 use http_cases::malformed::cases;
 use http_cases::{run, run_all_splits, Owned};
-use mtls_core::http::{HttpError, ResponseContext};
+use mtls_core::http::HttpError;
+use mtls_core::internals::ResponseContext;
 
 #[test]
 fn corpus_is_large_enough_and_names_are_unique() {
@@ -79,7 +80,7 @@ fn collect_helper_reports_the_same_errors() {
             .methods
             .iter()
             .map(|m| ResponseContext::new(m).with_close(c.close_request));
-        let mut d = mtls_core::http::ResponseDecoder::new(c.limits);
+        let mut d = mtls_core::internals::ResponseDecoder::new(c.limits);
         d.expect_response(ctxs.next().unwrap()).unwrap();
         let mut fed_eof = false;
         let result = match d.feed(&c.bytes) {

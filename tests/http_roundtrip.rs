@@ -10,9 +10,8 @@
 mod http_cases;
 
 use http_cases::{expected_parse, normalize, parse_request, run, split_at, write_fields, Owned};
-use mtls_core::http::{
-    BodyKind, HttpError, Limits, LocalError, Request, ResponseContext, ResponseDecoder, Version,
-};
+use mtls_core::http::{HttpError, Limits, LocalError, Version};
+use mtls_core::internals::{BodyKind, Event, Request, ResponseContext, ResponseDecoder};
 
 /// xorshift64*; deterministic across platforms.
 struct Rng(u64);
@@ -89,7 +88,7 @@ fn field_value(rng: &mut Rng, max: usize) -> String {
 }
 
 fn is_reserved(name: &str) -> bool {
-    mtls_core::http::RESERVED_HEADERS
+    mtls_core::internals::RESERVED_HEADERS
         .iter()
         .any(|r| r.eq_ignore_ascii_case(name))
 }
@@ -507,4 +506,67 @@ fn random_mutations_never_panic_and_ignore_splits() {
         failures > 1000,
         "only {failures} of 4000 mutated inputs failed"
     );
+}
+
+/// The request encoder's example (once the doc example of `Request`).
+#[test]
+fn encode_example() -> Result<(), LocalError> {
+    let headers = [("Accept", "application/json")];
+    let req = Request::new("GET", "api.example.com", "/v1/users?id=7").headers(&headers);
+    let mut buf = [0u8; 128];
+    let n = req.encode(&mut buf)?;
+    assert_eq!(
+        &buf[..n],
+        b"GET /v1/users?id=7 HTTP/1.1\r\nHost: api.example.com\r\nAccept: application/json\r\n\r\n"
+    );
+    Ok(())
+}
+
+/// Driving the encoder and the decoder (once the example of the `http` module's docs):
+/// encode, decode fed in two pieces with zero-copy events, then collect a whole chunked
+/// response on the same connection.
+#[test]
+fn encode_decode_walkthrough() -> Result<(), HttpError> {
+    // Encode.
+    let headers = [
+        ("Authorization", "Bearer t0k3n"),
+        ("Accept", "application/json"),
+    ];
+    let req = Request::new("POST", "api.example.com", "/v1/pay")
+        .headers(&headers)
+        .body(b"{}");
+    let mut out = [0u8; 256];
+    let n = req.encode(&mut out)?;
+    assert!(out[..n].starts_with(b"POST /v1/pay HTTP/1.1\r\nHost: api.example.com\r\n"));
+
+    // Decode, fed in two pieces, zero-copy events.
+    let mut decoder = ResponseDecoder::new(Limits::default());
+    decoder.expect_response(req.response_context())?;
+    let mut body = Vec::new();
+    let mut done = None;
+    for piece in [
+        &b"HTTP/1.1 201 Created\r\nContent-Le"[..],
+        b"ngth: 2\r\n\r\nok",
+    ] {
+        decoder.feed(piece)?;
+        while let Some(event) = decoder.poll_event()? {
+            match event {
+                Event::Head(head) => assert_eq!(head.status, 201),
+                Event::Data(bytes) => body.extend_from_slice(bytes),
+                Event::End(end) => done = Some(end.keep_alive),
+            }
+        }
+    }
+    assert_eq!((body.as_slice(), done), (&b"ok"[..], Some(true)));
+    assert!(decoder.can_reuse());
+
+    // The same connection, collecting a whole chunked response.
+    decoder.expect_response(Request::new("GET", "api.example.com", "/v1/x").response_context())?;
+    decoder.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n")?;
+    let response = decoder.poll_response()?.expect("complete");
+    assert_eq!(
+        (response.status, response.body.as_slice()),
+        (200, &b"hi"[..])
+    );
+    Ok(())
 }

@@ -7,10 +7,8 @@ use http_cases::{
     expected_parse, normalize, parse_request, run, run_all_splits, write_events, Dir, Owned,
     TRANSCRIPTS,
 };
-use mtls_core::http::{
-    Event, HttpError, InsufficientSizeError, Limits, LocalError, RemoteError, Request,
-    ResponseContext, ResponseDecoder,
-};
+use mtls_core::http::{HttpError, InsufficientSizeError, Limits, LocalError, RemoteError};
+use mtls_core::internals::{Event, Request, ResponseContext, ResponseDecoder};
 
 fn contexts(methods: &[&str], close: bool) -> Vec<ResponseContext> {
     methods

@@ -5,10 +5,16 @@ mod common;
 
 use common::*;
 use mtls_core::identity::Identity;
-use mtls_core::tls::{Alert, CertificateProblem, TlsConfig, TlsError, TlsEvent, TlsVersion};
+use mtls_core::internals::TlsEvent;
+use mtls_core::tls::{Alert, CertificateProblem, TlsConfig, TlsError, TlsVersion};
 use mtls_sandbox::TestCa;
 use rustls::version::{TLS12, TLS13};
 use rustls::ServerConnection;
+
+/// `certificate_required` (RFC 8446 section 6).
+const CERTIFICATE_REQUIRED: Alert = Alert(116);
+/// `unknown_ca`.
+const UNKNOWN_CA: Alert = Alert(48);
 
 const KEYS: [&str; 4] = ["rsa2048-pkcs1", "rsa2048-pkcs8", "p256-pkcs8", "p256-sec1"];
 
@@ -87,8 +93,8 @@ fn server_rejects_a_client_without_a_certificate() {
     let pki = TestServerPki::new();
     let config = TlsConfig::without_client_identity(pki.trust()).unwrap();
     for (version, alert) in [
-        (&TLS13, Alert::CERTIFICATE_REQUIRED),
-        (&TLS12, Alert::CERTIFICATE_REQUIRED),
+        (&TLS13, CERTIFICATE_REQUIRED),
+        (&TLS12, CERTIFICATE_REQUIRED),
     ] {
         let mut server = ServerConnection::new(pki.server_config(&[version], true)).unwrap();
         let mut tls = client(&config, "localhost");
@@ -124,7 +130,7 @@ fn server_rejects_a_client_certificate_from_an_unknown_ca() {
         let out = converse(&mut tls, &mut server, &mut |n| n, b"GET /ping", b"pong");
         assert_eq!(
             out.client_error,
-            Some(TlsError::AlertReceived(Alert::UNKNOWN_CA)),
+            Some(TlsError::AlertReceived(UNKNOWN_CA)),
             "{out:?}"
         );
         assert!(out.server_error.unwrap().contains("UnknownIssuer"));
@@ -276,7 +282,7 @@ fn invalid_server_name_is_refused() {
     let pki = TestServerPki::new();
     let identity = identity_for_fixture(&pki.ca, "p256-pkcs8");
     let config = client_config(&pki, &identity);
-    let err = mtls_core::tls::TlsConnection::new(
+    let err = mtls_core::internals::TlsConnection::new(
         &config,
         "not a host name",
         Default::default(),
@@ -284,4 +290,30 @@ fn invalid_server_name_is_refused() {
     )
     .unwrap_err();
     assert_eq!(err, TlsError::InvalidServerName);
+}
+
+/// Once the doc example of `TlsConnection`: the ClientHello is ready before any input.
+#[test]
+fn client_hello_is_ready_before_any_input() {
+    let pki = TestServerPki::new();
+    let identity = identity_for_fixture(&pki.ca, "p256-pkcs8");
+    let config = client_config(&pki, &identity);
+    let now =
+        mtls_core::time::UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_790_000_000));
+    let tls = mtls_core::internals::TlsConnection::new(
+        &config,
+        "api-mtls.sandbox.mangopay.com",
+        Default::default(),
+        now,
+    )
+    .unwrap();
+    assert!(!tls.pending_transmit().is_empty());
+    assert!(tls.is_handshaking());
+}
+
+/// The alert codes this file names are the ones the protocol gives those names.
+#[test]
+fn alert_constants_match_their_names() {
+    assert_eq!(CERTIFICATE_REQUIRED.name(), Some("certificate_required"));
+    assert_eq!(UNKNOWN_CA.name(), Some("unknown_ca"));
 }

@@ -20,15 +20,15 @@ use std::vec::Vec;
 
 use mtls_core::auth::{self, Credentials};
 use mtls_core::client::BaseUrl;
-use mtls_core::http::{
-    BodyKind, Event as HttpEvent, HttpError, Limits, LocalError, Request, Response,
-    ResponseContext, ResponseDecoder,
-};
+use mtls_core::http::{HttpError, Limits, LocalError, Response};
 use mtls_core::identity::{CaBundle, Identity};
-use mtls_core::internals::MAX_BASE_URL_LEN;
+use mtls_core::internals::{
+    BodyKind, Event as HttpEvent, Request, ResponseContext, ResponseDecoder, TlsConnection,
+    TlsEvent, MAX_BASE_URL_LEN,
+};
 use mtls_core::presets::{self, ErrorBody, RateLimits};
 use mtls_core::time::{Instant, UnixTime};
-use mtls_core::tls::{TlsConfig, TlsConnection, TlsError, TlsEvent, TlsLimits, Trust};
+use mtls_core::tls::{TlsConfig, TlsError, TlsLimits, Trust};
 use mtls_core::{ApiRequest, Auth, Client, ClientConfig, Event};
 
 // ---------------------------------------------------------------------------------------

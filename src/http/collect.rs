@@ -1,5 +1,4 @@
-//! The owned, whole response built by
-//! [`ResponseDecoder::poll_response`](crate::http::ResponseDecoder::poll_response).
+//! The owned, whole response the client's decoder collects (`ResponseDecoder::poll_response`).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -27,7 +26,9 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Trailer fields of a chunked body, kept apart from the headers.
     pub trailers: Vec<(String, Vec<u8>)>,
-    /// Whether the connection stays open; see [`End::keep_alive`].
+    /// Whether the connection stays open for the next request: HTTP/1.1 without
+    /// `Connection: close`, or HTTP/1.0 with `Connection: keep-alive`; never for a body
+    /// delimited by close or when the request said `close`.
     pub keep_alive: bool,
 }
 

@@ -59,6 +59,7 @@ impl ResponseContext {
     }
 
     /// `true` if the request was `HEAD` (the response has no body).
+    #[cfg_attr(not(any(fuzzing, feature = "internals")), allow(dead_code))]
     pub fn is_head(&self) -> bool {
         self.head
     }
@@ -112,11 +113,13 @@ pub struct Headers<'a> {
 
 impl<'a> Headers<'a> {
     /// Number of fields.
+    #[cfg_attr(not(any(fuzzing, feature = "internals")), allow(dead_code))]
     pub fn len(&self) -> usize {
         self.spans.len()
     }
 
     /// `true` if there are no fields.
+    #[cfg_attr(not(any(fuzzing, feature = "internals")), allow(dead_code))]
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
     }
@@ -136,6 +139,7 @@ impl<'a> Headers<'a> {
     }
 
     /// The value of the first field named `name` (ASCII case-insensitive).
+    #[cfg_attr(not(any(fuzzing, feature = "internals")), allow(dead_code))]
     pub fn get(&self, name: &str) -> Option<&'a [u8]> {
         self.iter()
             .find(|f| f.name.eq_ignore_ascii_case(name))
@@ -351,6 +355,7 @@ impl ResponseDecoder {
     }
 
     /// Makes the decoder fresh for a new connection, keeping its allocations.
+    #[cfg_attr(not(any(fuzzing, feature = "internals")), allow(dead_code))]
     pub fn reset(&mut self) {
         let mut buf = core::mem::take(&mut self.buf);
         let mut spans = core::mem::take(&mut self.spans);
@@ -364,6 +369,7 @@ impl ResponseDecoder {
     }
 
     /// The limits in force.
+    #[cfg_attr(not(any(fuzzing, feature = "internals")), allow(dead_code))]
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
@@ -437,6 +443,7 @@ impl ResponseDecoder {
     /// # Errors
     /// Any [`RemoteError`] (then poisoned), or [`LocalError::MixedConsumption`] if a
     /// response is half-collected by [`poll_response`](Self::poll_response).
+    #[cfg_attr(not(any(fuzzing, feature = "internals")), allow(dead_code))]
     pub fn poll_event(&mut self) -> Result<Option<Event<'_>>, HttpError> {
         if let Some(e) = self.error {
             return Err(e.into());
@@ -457,6 +464,7 @@ impl ResponseDecoder {
     }
 
     /// `true` while a response is expected but not finished.
+    #[cfg_attr(not(any(fuzzing, feature = "internals")), allow(dead_code))]
     pub fn is_response_pending(&self) -> bool {
         !matches!(self.state, State::Idle | State::Closed)
     }
@@ -469,6 +477,7 @@ impl ResponseDecoder {
     }
 
     /// The error that poisoned the decoder, if any.
+    #[cfg_attr(not(any(fuzzing, feature = "internals")), allow(dead_code))]
     pub fn error(&self) -> Option<RemoteError> {
         self.error
     }

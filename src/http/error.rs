@@ -102,21 +102,18 @@ pub enum LocalError {
     },
     /// The output buffer (or the `Vec` cap) is too small; nothing was written.
     InsufficientSize(InsufficientSizeError),
-    /// [`feed`](crate::http::ResponseDecoder::feed) would hold more unconsumed bytes than
+    /// Feeding the decoder would make it hold more unconsumed bytes than
     /// [`Limits::max_buffered`](crate::http::Limits::max_buffered); drain events and retry.
     BufferFull,
-    /// [`feed`](crate::http::ResponseDecoder::feed) after
-    /// [`handle_eof`](crate::http::ResponseDecoder::handle_eof).
+    /// Input fed to the decoder after the end of the stream.
     InputAfterEof,
-    /// [`expect_response`](crate::http::ResponseDecoder::expect_response) while the previous
-    /// response is not finished.
+    /// A new response expected while the previous response is not finished.
     ResponsePending,
-    /// [`expect_response`](crate::http::ResponseDecoder::expect_response) on a connection
-    /// that is closed or closing (end of stream, or the last response said `close`).
+    /// A response expected on a connection that is closed or closing (end of stream, or the
+    /// last response said `close`).
     ConnectionClosed,
-    /// [`poll_response`](crate::http::ResponseDecoder::poll_response) was called in the middle
-    /// of a response whose head was taken through
-    /// [`poll_event`](crate::http::ResponseDecoder::poll_event).
+    /// A whole response asked for in the middle of a response whose head was taken as a
+    /// zero-copy event.
     MixedConsumption,
 }
 

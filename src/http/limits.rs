@@ -33,10 +33,10 @@ pub struct Limits {
     pub max_chunk_ext_size: usize,
     /// Largest trailer section (after the last chunk, final CRLF inclusive).
     pub max_trailer_size: usize,
-    /// Most unconsumed bytes the decoder holds. [`feed`](crate::http::ResponseDecoder::feed)
-    /// refuses input beyond it (a [`LocalError::BufferFull`](crate::http::LocalError), not
-    /// a peer fault): drain events, then feed again. It must be at least `max_head_size`
-    /// plus the largest slice the caller feeds at once.
+    /// Most unconsumed bytes the decoder holds. Input beyond it is refused (a
+    /// [`LocalError::BufferFull`](crate::http::LocalError), not a peer fault): drain
+    /// events, then feed again. It must be at least `max_head_size` plus the largest slice
+    /// fed at once.
     pub max_buffered: usize,
 }
 

@@ -6,7 +6,11 @@ use core::fmt;
 ///
 /// ```
 /// use mtls_core::tls::Alert;
-/// assert_eq!(Alert::CERTIFICATE_REQUIRED.to_string(), "certificate_required");
+/// let alert = Alert(116);
+/// assert_eq!(alert.to_string(), "certificate_required");
+/// assert_eq!(alert.name(), Some("certificate_required"));
+/// assert!(alert.is_client_certificate_rejection());
+/// assert_eq!(Alert(200).to_string(), "alert(200)");
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Alert(pub u8);
@@ -14,9 +18,11 @@ pub struct Alert(pub u8);
 macro_rules! alerts {
     ($($name:ident = $code:literal, $text:literal;)*) => {
         impl Alert {
+            // The whole table, used or not: the names `name()` knows, for the crate's own code.
             $(
                 #[doc = concat!("`", $text, "` (", stringify!($code), ")")]
-                pub const $name: Alert = Alert($code);
+                #[allow(dead_code)]
+                pub(crate) const $name: Alert = Alert($code);
             )*
 
             /// The protocol's name for this alert, or `None` for a code we do not know.

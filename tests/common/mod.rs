@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mtls_core::identity::{CaBundle, Identity};
+use mtls_core::internals::{TlsConnection, TlsEvent};
 use mtls_core::time::UnixTime;
-use mtls_core::tls::{TlsConfig, TlsConnection, TlsError, TlsEvent, TlsLimits, Trust};
+use mtls_core::tls::{TlsConfig, TlsError, TlsLimits, Trust};
 use mtls_sandbox::{IssueSpec, Issued, TestCa, Usage};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};

@@ -5,7 +5,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use mtls_core::http::{Event, Limits, Request, ResponseContext, ResponseDecoder};
+use mtls_core::http::Limits;
+use mtls_core::internals::{Event, Request, ResponseContext, ResponseDecoder};
 
 /// Counts allocations and reallocations made by the current thread.
 pub struct Counting;

@@ -7,10 +7,8 @@
 
 pub mod malformed;
 
-use mtls_core::http::{
-    BodyKind, Event, HttpError, Limits, RemoteError, Request, ResponseContext, ResponseDecoder,
-    Version,
-};
+use mtls_core::http::{HttpError, Limits, RemoteError, Version};
+use mtls_core::internals::{BodyKind, Event, Request, ResponseContext, ResponseDecoder};
 
 /// One event as written in the table.
 #[derive(Clone, Copy, Debug)]

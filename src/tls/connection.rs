@@ -1,0 +1,485 @@
+//! The sans-IO TLS connection the client drives: rustls' unbuffered client connection.
+//!
+//! The caller moves bytes: ciphertext in through [`TlsConnection::handle_input`], ciphertext
+//! out through [`TlsConnection::pending_transmit`] and [`TlsConnection::consume_transmit`],
+//! plaintext both ways through [`TlsConnection::send_plaintext`] and
+//! [`TlsConnection::plaintext`]. Every buffer is bounded by [`TlsLimits`].
+//!
+//! Contracts:
+//! - After any call that mutates the connection, drain it: send `pending_transmit()`, read
+//!   `plaintext()`, and take `poll_event()` until `None`.
+//! - A transport end without the server's `close_notify` MUST be reported with
+//!   [`TlsConnection::handle_eof`], which returns [`TlsError::Truncated`]: a truncated stream is
+//!   never mistaken for a clean end.
+//! - After an error the connection is dead; every later call returns the same error. The
+//!   fatal alert rustls queued for the peer is still in `pending_transmit()`.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use rustls::client::UnbufferedClientConnection;
+use rustls::pki_types::{ServerName, UnixTime};
+use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, UnbufferedStatus};
+
+use super::{TlsConfig, TlsError, TlsLimits, TlsVersion};
+
+/// Something the host should know about the connection; edge-triggered, each reported once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum TlsEvent {
+    /// The handshake finished; application data can flow.
+    HandshakeComplete {
+        /// Negotiated version.
+        version: TlsVersion,
+        /// False when the server never sent a CertificateRequest: the mTLS factor was not
+        /// used on this connection.
+        client_cert_requested: bool,
+    },
+    /// The server sent close_notify: everything it sent has been received.
+    PeerClosed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Handshaking,
+    Open,
+}
+
+/// One client-side mTLS connection over bytes the caller moves.
+///
+/// It is opened with [`TlsConnection::new`], and the ClientHello is ready in
+/// [`TlsConnection::pending_transmit`] before any input (the test
+/// `client_hello_is_ready_before_any_input` in `tests/tls_handshake.rs`).
+pub struct TlsConnection {
+    conn: UnbufferedClientConnection,
+    limits: TlsLimits,
+    incoming: Vec<u8>,
+    outgoing: Vec<u8>,
+    plaintext_in: Vec<u8>,
+    plaintext_out: Vec<u8>,
+    phase: Phase,
+    close_requested: bool,
+    close_sent: bool,
+    peer_closed: bool,
+    /// Decryption stopped because `plaintext_in` was full; consuming resumes it.
+    paused: bool,
+    error: Option<TlsError>,
+    events: heapless::Deque<TlsEvent, 4>,
+    client_cert_asked: Arc<AtomicBool>,
+}
+
+impl core::fmt::Debug for TlsConnection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TlsConnection")
+            .field("phase", &self.phase)
+            .field("incoming", &self.incoming.len())
+            .field("outgoing", &self.outgoing.len())
+            .field("plaintext_in", &self.plaintext_in.len())
+            .field("peer_closed", &self.peer_closed)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one `process_tls_records` step asked for, computed while rustls holds its borrows.
+enum Step {
+    Continue,
+    NeedInput,
+    Failed(TlsError),
+}
+
+impl TlsConnection {
+    /// Starts a handshake with `server_name` (a DNS name or an IP address, also sent as SNI).
+    /// `now` is the wall-clock time against which the server's certificate is verified.
+    /// The ClientHello is in [`TlsConnection::pending_transmit`] when this returns.
+    pub fn new(
+        config: &TlsConfig,
+        server_name: &str,
+        limits: TlsLimits,
+        now: UnixTime,
+    ) -> Result<TlsConnection, TlsError> {
+        let name = ServerName::try_from(server_name)
+            .map_err(|_| TlsError::InvalidServerName)?
+            .to_owned();
+        let asked = Arc::new(AtomicBool::new(false));
+        let conn = UnbufferedClientConnection::new(config.for_connection(now, asked.clone()), name)
+            .map_err(|e| TlsError::from_rustls(&e))?;
+        let mut tls = TlsConnection {
+            conn,
+            limits,
+            incoming: Vec::new(),
+            outgoing: Vec::new(),
+            plaintext_in: Vec::new(),
+            plaintext_out: Vec::new(),
+            phase: Phase::Handshaking,
+            close_requested: false,
+            close_sent: false,
+            peer_closed: false,
+            paused: false,
+            error: None,
+            events: heapless::Deque::new(),
+            client_cert_asked: asked,
+        };
+        tls.process()?;
+        Ok(tls)
+    }
+
+    /// Feeds ciphertext received from the server. Returns how many bytes were taken: fewer
+    /// than `data.len()` only when the incoming buffer is full because decrypted plaintext is
+    /// waiting to be consumed; offer the rest again after [`TlsConnection::consume_plaintext`].
+    /// Calling it with an empty slice just resumes processing.
+    pub fn handle_input(&mut self, data: &[u8]) -> Result<usize, TlsError> {
+        self.check_alive()?;
+        let mut taken = 0;
+        loop {
+            let room = self.limits.max_incoming.saturating_sub(self.incoming.len());
+            let n = room.min(data.len() - taken);
+            self.incoming.extend_from_slice(&data[taken..taken + n]);
+            taken += n;
+            let before = (self.incoming.len(), self.plaintext_in.len());
+            self.process()?;
+            let stalled = before == (self.incoming.len(), self.plaintext_in.len());
+            if taken == data.len() || stalled {
+                break;
+            }
+        }
+        if taken < data.len()
+            && self.incoming.len() >= self.limits.max_incoming
+            && self.plaintext_in.is_empty()
+        {
+            // Full of ciphertext that cannot be processed and nothing for the caller to drain:
+            // a record larger than the limit allows.
+            return Err(self.fail(TlsError::BufferFull));
+        }
+        Ok(taken)
+    }
+
+    /// The transport reached end of stream. `Ok` only when the server closed cleanly with
+    /// close_notify; otherwise [`TlsError::Truncated`].
+    pub fn handle_eof(&mut self) -> Result<(), TlsError> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        if self.peer_closed {
+            return Ok(());
+        }
+        Err(self.fail(TlsError::Truncated {
+            during_handshake: self.phase == Phase::Handshaking,
+        }))
+    }
+
+    /// Queues application data. It is encrypted at once when the handshake is complete,
+    /// otherwise when it completes. Returns how many bytes were queued (fewer than offered
+    /// when the outgoing buffers are full).
+    pub fn send_plaintext(&mut self, data: &[u8]) -> Result<usize, TlsError> {
+        self.check_alive()?;
+        if self.close_requested {
+            return Err(TlsError::Closed);
+        }
+        let room = self
+            .limits
+            .max_plaintext_out
+            .saturating_sub(self.plaintext_out.len());
+        let n = room.min(data.len());
+        self.plaintext_out.extend_from_slice(&data[..n]);
+        self.process()?;
+        Ok(n)
+    }
+
+    /// Decrypted application data not yet consumed.
+    pub fn plaintext(&self) -> &[u8] {
+        &self.plaintext_in
+    }
+
+    /// Marks `n` bytes of [`TlsConnection::plaintext`] as consumed. When decryption had
+    /// paused because the plaintext buffer was full, it resumes here, so more plaintext (or
+    /// an error found in the records waiting) may follow at once.
+    pub fn consume_plaintext(&mut self, n: usize) -> Result<(), TlsError> {
+        let n = n.min(self.plaintext_in.len());
+        self.plaintext_in.drain(..n);
+        if self.paused && self.error.is_none() {
+            self.process()?;
+        }
+        Ok(())
+    }
+
+    /// Ciphertext waiting to be written to the transport.
+    pub fn pending_transmit(&self) -> &[u8] {
+        &self.outgoing
+    }
+
+    /// Marks `n` bytes of [`TlsConnection::pending_transmit`] as written.
+    pub fn consume_transmit(&mut self, n: usize) {
+        let n = n.min(self.outgoing.len());
+        self.outgoing.drain(..n);
+    }
+
+    /// Copies pending ciphertext into `buf` and consumes what was copied; returns the count.
+    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
+        let n = buf.len().min(self.outgoing.len());
+        buf[..n].copy_from_slice(&self.outgoing[..n]);
+        self.consume_transmit(n);
+        n
+    }
+
+    /// Next event, if any.
+    pub fn poll_event(&mut self) -> Option<TlsEvent> {
+        self.events.pop_front()
+    }
+
+    /// Sends close_notify (after any queued application data).
+    pub fn close(&mut self) -> Result<(), TlsError> {
+        self.check_alive()?;
+        self.close_requested = true;
+        self.process()
+    }
+
+    /// True until the handshake completes.
+    #[cfg_attr(not(any(fuzzing, feature = "internals")), allow(dead_code))]
+    pub fn is_handshaking(&self) -> bool {
+        self.phase == Phase::Handshaking
+    }
+
+    /// True when application data can be sent and received: handshake done, no error, no
+    /// close from either side.
+    pub fn is_open(&self) -> bool {
+        self.phase == Phase::Open
+            && self.error.is_none()
+            && !self.close_requested
+            && !self.peer_closed
+    }
+
+    /// True once the server's close_notify has been received.
+    #[cfg_attr(not(any(fuzzing, feature = "internals")), allow(dead_code))]
+    pub fn peer_closed(&self) -> bool {
+        self.peer_closed
+    }
+
+    /// The error that killed the connection, if any.
+    pub fn error(&self) -> Option<&TlsError> {
+        self.error.as_ref()
+    }
+
+    /// Negotiated version, once known.
+    #[cfg_attr(not(any(fuzzing, feature = "internals")), allow(dead_code))]
+    pub fn version(&self) -> Option<TlsVersion> {
+        match self.conn.protocol_version()? {
+            rustls::ProtocolVersion::TLSv1_3 => Some(TlsVersion::Tls13),
+            rustls::ProtocolVersion::TLSv1_2 => Some(TlsVersion::Tls12),
+            _ => None,
+        }
+    }
+
+    fn check_alive(&self) -> Result<(), TlsError> {
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn fail(&mut self, error: TlsError) -> TlsError {
+        self.error = Some(error.clone());
+        error
+    }
+
+    /// Runs rustls until it needs input or the caller must drain something. Bounded: each
+    /// turn of the loop consumes input, produces output or changes phase, and the loop stops
+    /// after a fixed number of turns regardless.
+    fn process(&mut self) -> Result<(), TlsError> {
+        for _ in 0..256 {
+            match self.step() {
+                Step::Continue => continue,
+                Step::NeedInput => return Ok(()),
+                Step::Failed(e) => {
+                    self.flush_alert();
+                    self.incoming.clear();
+                    return Err(self.fail(e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn step(&mut self) -> Step {
+        let TlsConnection {
+            conn,
+            limits,
+            incoming,
+            outgoing,
+            plaintext_in,
+            plaintext_out,
+            phase,
+            close_requested,
+            close_sent,
+            peer_closed,
+            paused,
+            events,
+            client_cert_asked,
+            ..
+        } = self;
+        let mut opened = false;
+        let UnbufferedStatus { discard, state } = conn.process_tls_records(incoming);
+        let step = match state {
+            Err(e) => Step::Failed(TlsError::from_rustls(&e)),
+            Ok(ConnectionState::ReadTraffic(mut traffic)) => {
+                *paused = false;
+                let mut step = Step::Continue;
+                while let Some(len) = traffic.peek_len() {
+                    if plaintext_in.len() + len.get() > limits.max_plaintext_in {
+                        // Backpressure: the records stay queued in rustls until the caller
+                        // consumes plaintext.
+                        *paused = true;
+                        step = Step::NeedInput;
+                        break;
+                    }
+                    match traffic.next_record() {
+                        Some(Ok(record)) => plaintext_in.extend_from_slice(record.payload),
+                        Some(Err(e)) => {
+                            step = Step::Failed(TlsError::from_rustls(&e));
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+                step
+            }
+            Ok(ConnectionState::EncodeTlsData(mut data)) => {
+                match encode_into(outgoing, limits.max_outgoing, |buf| data.encode(buf)) {
+                    Ok(()) => Step::Continue,
+                    Err(e) => Step::Failed(e),
+                }
+            }
+            Ok(ConnectionState::TransmitTlsData(data)) => {
+                // The bytes are in `outgoing`; the caller takes them from there.
+                data.done();
+                Step::Continue
+            }
+            Ok(ConnectionState::BlockedHandshake) => Step::NeedInput,
+            Ok(ConnectionState::WriteTraffic(mut traffic)) => {
+                if *phase == Phase::Handshaking {
+                    *phase = Phase::Open;
+                    opened = true;
+                }
+                let mut step = Step::NeedInput;
+                // Records carry at most 16 KiB of plaintext.
+                for chunk in plaintext_out.chunks(16 * 1024) {
+                    if let Err(e) = encode_into(outgoing, limits.max_outgoing, |buf| {
+                        traffic.encrypt(chunk, buf)
+                    }) {
+                        step = Step::Failed(e);
+                        break;
+                    }
+                }
+                // It may carry credentials or a token.
+                zeroize::Zeroize::zeroize(plaintext_out);
+                if *close_requested && !*close_sent && !matches!(step, Step::Failed(_)) {
+                    match encode_into(outgoing, limits.max_outgoing, |buf| {
+                        traffic.queue_close_notify(buf)
+                    }) {
+                        Ok(()) => *close_sent = true,
+                        Err(e) => step = Step::Failed(e),
+                    }
+                }
+                step
+            }
+            Ok(ConnectionState::PeerClosed) => {
+                *peer_closed = true;
+                let _ = events.push_back(TlsEvent::PeerClosed);
+                Step::Continue
+            }
+            Ok(ConnectionState::Closed) => Step::NeedInput,
+            Ok(_) => Step::NeedInput,
+        };
+        incoming.drain(..discard.min(incoming.len()));
+        if opened {
+            let version = match conn.protocol_version() {
+                Some(rustls::ProtocolVersion::TLSv1_2) => TlsVersion::Tls12,
+                _ => TlsVersion::Tls13,
+            };
+            // The queue holds 4 events and at most 2 are ever pushed; a full queue drops nothing real.
+            let _ = events.push_back(TlsEvent::HandshakeComplete {
+                version,
+                client_cert_requested: client_cert_asked.load(Ordering::Relaxed),
+            });
+        }
+        step
+    }
+
+    /// After a fatal error rustls has queued an alert for the peer; move it to `outgoing`.
+    ///
+    /// Exactly one more call into rustls, with the same input buffer: a queued alert is handed
+    /// out before any input is read, whereas a second call would re-read the bytes that killed
+    /// the connection and raise a second fatal alert.
+    fn flush_alert(&mut self) {
+        let TlsConnection {
+            conn,
+            incoming,
+            outgoing,
+            limits,
+            ..
+        } = self;
+        let UnbufferedStatus { state, .. } = conn.process_tls_records(incoming);
+        if let Ok(ConnectionState::EncodeTlsData(mut data)) = state {
+            // Best effort: a full buffer only means the peer gets no alert.
+            let _ = encode_into(outgoing, limits.max_outgoing, |buf| data.encode(buf));
+        }
+    }
+}
+
+/// Size errors rustls reports when a caller buffer is too small.
+trait InsufficientSize {
+    fn required_size(&self) -> Option<usize>;
+}
+
+impl InsufficientSize for EncodeError {
+    fn required_size(&self) -> Option<usize> {
+        match self {
+            EncodeError::InsufficientSize(e) => Some(e.required_size),
+            _ => None,
+        }
+    }
+}
+
+impl InsufficientSize for EncryptError {
+    fn required_size(&self) -> Option<usize> {
+        match self {
+            EncryptError::InsufficientSize(e) => Some(e.required_size),
+            _ => None,
+        }
+    }
+}
+
+/// Appends what `write` produces to `out`, growing it to the size rustls asks for, never past
+/// `max` bytes in total.
+fn encode_into<E: InsufficientSize>(
+    out: &mut Vec<u8>,
+    max: usize,
+    mut write: impl FnMut(&mut [u8]) -> Result<usize, E>,
+) -> Result<(), TlsError> {
+    let start = out.len();
+    // A first guess that fits most records; rustls tells us if it needs more.
+    let mut want = 1024;
+    for _ in 0..2 {
+        if start + want > max {
+            out.truncate(start);
+            return Err(TlsError::BufferFull);
+        }
+        out.resize(start + want, 0);
+        match write(&mut out[start..]) {
+            Ok(n) => {
+                out.truncate(start + n);
+                return Ok(());
+            }
+            Err(e) => match e.required_size() {
+                Some(required) => want = required,
+                None => {
+                    out.truncate(start);
+                    return Err(TlsError::Internal);
+                }
+            },
+        }
+    }
+    out.truncate(start);
+    Err(TlsError::Internal)
+}

@@ -47,6 +47,17 @@ pub mod internals {
     pub use crate::tls::connection::{TlsConnection, TlsEvent};
 
     // auth
+    pub use crate::auth::cache::{Acquire, CachedTokenExt, FetchTicket, Generation, TokenCacheExt};
+    pub use crate::auth::credentials::{
+        AuthScheme, AuthorizationValue, CredentialsExt, RequestHeader, TokenRequest,
+    };
+    pub use crate::auth::policy::{
+        is_sca_challenge, AuthDecision, RetryPolicyExt, ScaChallenge, IDEMPOTENCY_KEY_HEADER,
+    };
+    pub use crate::auth::token::{
+        parse_token_response, AccessTokenExt, InsufficientSize, TokenResponse, MAX_EXPIRES_IN_SECS,
+        MAX_TOKEN_LEN, MAX_TOKEN_RESPONSE_LEN,
+    };
 
     // identity
 

@@ -5,9 +5,9 @@ use core::time::Duration;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 
-use mtls_core::auth::{
-    AccessToken, Acquire, AuthError, CachePolicy, ExportedToken, TokenCache, TokenResponse,
-    MAX_EXPIRES_IN_SECS,
+use mtls_core::auth::{AccessToken, AuthError, CachePolicy, ExportedToken, TokenCache};
+use mtls_core::internals::{
+    Acquire, CachedTokenExt, TokenCacheExt, TokenResponse, MAX_EXPIRES_IN_SECS,
 };
 use mtls_core::time::Instant;
 
@@ -456,4 +456,97 @@ fn end_of_time_does_not_overflow() {
     assert_eq!(t.map(|t| t.expires_at()), Ok(end));
     let _ = cache.acquire(end);
     let _ = cache.export(end);
+}
+
+/// The client's flow, once the `auth` module's doc example: acquire, fetch with a token
+/// request, complete, reuse, refresh.
+#[test]
+fn the_flow() {
+    use mtls_core::auth::Credentials;
+    use mtls_core::internals::{parse_token_response, AccessTokenExt, TokenRequest};
+
+    let creds = Credentials::new("Aladdin", "ghsiu6hjqQjj").unwrap();
+    let cache = TokenCache::new(CachePolicy::default());
+    let now = Instant::from_secs(10);
+
+    let token = match cache.acquire(now) {
+        Acquire::Valid(token) => token,
+        Acquire::Fetch(ticket) => {
+            // This caller is the only one fetching: send the token request...
+            let request = TokenRequest::new(&creds);
+            assert_eq!(request.method(), "POST");
+            assert_eq!(request.path(), "/v2.01/oauth/token");
+            assert_eq!(request.body(), b"grant_type=client_credentials");
+            // ...on the wire (another module's job), then hand the answer back.
+            let body = br#"{"access_token":"67b036bd007c40378d4be5a934f197e6",
+                            "token_type":"Bearer","expires_in":3600}"#;
+            cache
+                .complete(ticket, parse_token_response(200, body), now)
+                .unwrap()
+        }
+        Acquire::Wait { .. } => unreachable!("nobody else is fetching in this example"),
+    };
+    assert_eq!(
+        token.bearer_header().expose(),
+        "Bearer 67b036bd007c40378d4be5a934f197e6"
+    );
+    assert_eq!(
+        token.token().bearer_header().expose(),
+        "Bearer 67b036bd007c40378d4be5a934f197e6"
+    );
+    // Reused until 30 s before expiry...
+    assert!(matches!(
+        cache.acquire(now + Duration::from_secs(3569)),
+        Acquire::Valid(_)
+    ));
+    // ...then refreshed.
+    assert!(matches!(
+        cache.acquire(now + Duration::from_secs(3570)),
+        Acquire::Fetch(_)
+    ));
+}
+
+/// Once `TokenCache`'s first doc example: a second caller waits for the first one's fetch.
+#[test]
+fn a_second_caller_waits_for_the_fetch() {
+    let cache = TokenCache::default();
+    let Acquire::Fetch(ticket) = cache.acquire(Instant::ZERO) else {
+        unreachable!()
+    };
+    assert!(matches!(cache.acquire(Instant::ZERO), Acquire::Wait { .. }));
+    let token = ticket
+        .complete(response("t0k3n", 3600), Instant::from_secs(1))
+        .unwrap();
+    assert!(matches!(cache.acquire(Instant::from_secs(2)), Acquire::Valid(t) if t == token));
+}
+
+/// Once `TokenCache`'s second doc example: sharing, and a fetch abandoned by a dropped ticket.
+#[test]
+fn sharing_and_an_abandoned_fetch() {
+    let cache = TokenCache::default();
+    let other_connection = cache.clone(); // shares the token and the fetch
+    let elsewhere = TokenCache::default(); // private: shares nothing
+    let Acquire::Fetch(ticket) = cache.acquire(Instant::ZERO) else {
+        unreachable!()
+    };
+    assert!(matches!(
+        other_connection.acquire(Instant::ZERO),
+        Acquire::Wait { .. }
+    ));
+    assert!(matches!(
+        elsewhere.acquire(Instant::ZERO),
+        Acquire::Fetch(_)
+    ));
+    drop(ticket); // the fetching connection died
+    let Acquire::Fetch(ticket) = other_connection.acquire(Instant::ZERO) else {
+        unreachable!()
+    };
+    other_connection
+        .complete(ticket, response("t0k3n", 3600), Instant::from_secs(1))
+        .unwrap();
+    assert!(matches!(
+        cache.acquire(Instant::from_secs(2)),
+        Acquire::Valid(_)
+    ));
+    assert_eq!(elsewhere.current(Instant::from_secs(2)), None);
 }

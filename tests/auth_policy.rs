@@ -1,8 +1,8 @@
 //! SCA challenge parsing, the 401 retry rule and idempotency keys.
 
-use mtls_core::auth::{
-    is_sca_challenge, AuthDecision, IdempotencyKey, IdempotencyKeyError, RetryPolicy, ScaChallenge,
-    IDEMPOTENCY_KEY_HEADER,
+use mtls_core::auth::{IdempotencyKey, IdempotencyKeyError, RetryPolicy};
+use mtls_core::internals::{
+    is_sca_challenge, AuthDecision, RetryPolicyExt, ScaChallenge, IDEMPOTENCY_KEY_HEADER,
 };
 
 fn url(v: &str) -> Option<Option<&str>> {

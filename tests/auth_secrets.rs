@@ -2,9 +2,10 @@
 
 use core::time::Duration;
 
-use mtls_core::auth::{
-    parse_token_response, AccessToken, Acquire, AuthError, Credentials, ExportedToken, TokenCache,
-    TokenRequest, TokenResponse,
+use mtls_core::auth::{AccessToken, AuthError, Credentials, ExportedToken, TokenCache};
+use mtls_core::internals::{
+    parse_token_response, AccessTokenExt, Acquire, CredentialsExt, TokenCacheExt, TokenRequest,
+    TokenResponse,
 };
 use mtls_core::time::Instant;
 

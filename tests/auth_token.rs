@@ -2,10 +2,10 @@
 
 use core::time::Duration;
 
-use mtls_core::auth::{
-    parse_token_response, AccessToken, AuthError, AuthScheme, Credentials, InsufficientSize,
-    TokenField, TokenRequest, DEFAULT_TOKEN_PATH, MAX_EXPIRES_IN_SECS, MAX_TOKEN_LEN,
-    MAX_TOKEN_RESPONSE_LEN,
+use mtls_core::auth::{AccessToken, AuthError, Credentials, TokenField, DEFAULT_TOKEN_PATH};
+use mtls_core::internals::{
+    parse_token_response, AccessTokenExt, AuthScheme, CredentialsExt, InsufficientSize,
+    TokenRequest, MAX_EXPIRES_IN_SECS, MAX_TOKEN_LEN, MAX_TOKEN_RESPONSE_LEN,
 };
 
 #[test]

@@ -55,27 +55,19 @@ pub fn resolve_base_url(base: &str) -> String {
 
 /// The identity sources: the `MTLS_*` variables, each overridden by its flag when given.
 pub fn identity_sources(args: &IdentityArgs) -> IdentitySources {
-    let mut sources = IdentitySources::from_env();
     // A path given as a flag wins over the variable's path and, as any path, over Base64.
-    if let Some(path) = non_empty(args.cert.clone()) {
-        sources.cert.path = Some(path);
-    }
-    if let Some(path) = non_empty(args.key.clone()) {
-        sources.key.path = Some(path);
-    }
-    if let Some(path) = non_empty(args.pkcs12.clone()) {
-        sources.pkcs12.path = Some(path);
-    }
-    if let Some(path) = non_empty(args.ca.clone()) {
-        sources.ca.path = Some(path);
-    }
-    if let Some(secret) = non_empty(args.key_passphrase.clone()) {
-        sources.key_passphrase = Some(Zeroizing::new(secret));
-    }
-    if let Some(secret) = non_empty(args.pkcs12_password.clone()) {
-        sources.pkcs12_password = Some(Zeroizing::new(secret));
-    }
-    sources
+    IdentitySources::from_lookup(|name| {
+        let flag = match name {
+            "MTLS_CERT_PATH" => &args.cert,
+            "MTLS_KEY_PATH" => &args.key,
+            "MTLS_PKCS12_PATH" => &args.pkcs12,
+            "MTLS_CA_PATH" => &args.ca,
+            "MTLS_KEY_PASSPHRASE" => &args.key_passphrase,
+            "MTLS_PKCS12_PASSWORD" => &args.pkcs12_password,
+            _ => &None,
+        };
+        non_empty(flag.clone()).or_else(|| std::env::var(name).ok())
+    })
 }
 
 /// Loads the identity (and custom CA). A missing or unreadable identity is a configuration

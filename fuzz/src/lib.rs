@@ -18,13 +18,13 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use std::vec::Vec;
 
-use mtls_core::auth::{self, Credentials};
+use mtls_core::auth::Credentials;
 use mtls_core::client::BaseUrl;
 use mtls_core::http::{HttpError, Limits, LocalError, Response};
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::internals::{
-    BodyKind, Event as HttpEvent, Request, ResponseContext, ResponseDecoder, TlsConnection,
-    TlsEvent, MAX_BASE_URL_LEN,
+    AccessTokenExt, BodyKind, Event as HttpEvent, Request, ResponseContext, ResponseDecoder,
+    TlsConnection, TlsEvent, MAX_BASE_URL_LEN,
 };
 use mtls_core::presets::{self, ErrorBody, RateLimits};
 use mtls_core::time::{Instant, UnixTime};
@@ -581,14 +581,17 @@ pub fn token_response(data: &[u8]) {
         _ => raw_status,
     };
 
-    match auth::parse_token_response(status, body) {
+    match mtls_core::internals::parse_token_response(status, body) {
         Ok(t) => {
             assert!(
                 (200..=299).contains(&status),
                 "token accepted with status {status}"
             );
             let len = t.access_token.len();
-            assert!(len >= 1 && len <= auth::MAX_TOKEN_LEN, "token length {len}");
+            assert!(
+                len >= 1 && len <= mtls_core::internals::MAX_TOKEN_LEN,
+                "token length {len}"
+            );
             assert!(t
                 .access_token
                 .expose_bytes()
@@ -596,7 +599,7 @@ pub fn token_response(data: &[u8]) {
                 .all(|b| b.is_ascii_graphic()));
             let secs = t.expires_in.as_secs();
             assert!(
-                secs >= 1 && secs <= auth::MAX_EXPIRES_IN_SECS,
+                secs >= 1 && secs <= mtls_core::internals::MAX_EXPIRES_IN_SECS,
                 "expires_in {secs}"
             );
             let _ = t.access_token.bearer_header();
@@ -645,12 +648,12 @@ pub fn token_response(data: &[u8]) {
         let _ = presets::check_base_url(u.host());
     }
 
-    if let Some(c) = auth::is_sca_challenge(401, body) {
+    if let Some(c) = mtls_core::internals::is_sca_challenge(401, body) {
         if let Some(url) = c.redirect_url {
             assert!(!url.is_empty(), "empty redirect_url must be None");
         }
     }
-    assert!(auth::is_sca_challenge(status.max(402), body).is_none());
+    assert!(mtls_core::internals::is_sca_challenge(status.max(402), body).is_none());
 
     // Header lines `name:value`, as many as the body holds.
     let pairs: Vec<(&str, &[u8])> = body

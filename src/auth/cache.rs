@@ -1,7 +1,9 @@
 //! The token cache: expiry tracking on the host's monotonic clock and single-flight refresh.
 //!
-//! The rules are in [`TokenCache`]'s docs (this module is private; its items are
-//! re-exported from [`crate::auth`]).
+//! The rules are in [`TokenCache`]'s docs. This module is crate-private: the user-facing
+//! types are re-exported from [`crate::auth`]; [`Acquire`], [`FetchTicket`], [`Generation`]
+//! and the `*Ext` traits are the client's, reachable by the layer tests only through the
+//! `internals` door.
 
 use alloc::sync::Arc;
 use core::fmt;
@@ -56,16 +58,9 @@ impl CachePolicy {
     }
 
     /// How long a token with `lifetime` left is reused before refreshing:
-    /// `lifetime - margin`, or `lifetime / 2` when `lifetime <= margin`.
-    ///
-    /// ```
-    /// use core::time::Duration;
-    /// use mtls_core::auth::CachePolicy;
-    /// let p = CachePolicy::default();
-    /// assert_eq!(p.usable_for(Duration::from_secs(3600)), Duration::from_secs(3570));
-    /// assert_eq!(p.usable_for(Duration::from_secs(20)), Duration::from_secs(10));
-    /// ```
-    pub fn usable_for(&self, lifetime: Duration) -> Duration {
+    /// `lifetime - margin`, or `lifetime / 2` when `lifetime <= margin` (with the default
+    /// 30 s margin: 3600 s gives 3570 s, 20 s gives 10 s).
+    fn usable_for(&self, lifetime: Duration) -> Duration {
         if lifetime > self.refresh_margin {
             lifetime - self.refresh_margin
         } else {
@@ -80,18 +75,21 @@ impl Default for CachePolicy {
     }
 }
 
-/// Which installed token a [`CachedToken`] is; increases with every token installed.
+/// Which installed token a [`CachedToken`] is; increases with every token installed. The
+/// client keeps it with each request sent, to invalidate on a `401` only the token that
+/// request carried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Generation(u64);
 
 impl Generation {
     /// The number (starts at 1 for the first token of a cache).
+    #[cfg(any(fuzzing, feature = "internals"))]
     pub const fn get(self) -> u64 {
         self.0
     }
 }
 
-/// A token as held by the cache, with its timing and generation. `Debug` redacts the token.
+/// A token as held by the cache, with its expiry. `Debug` redacts the token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CachedToken {
     token: AccessToken,
@@ -106,38 +104,68 @@ impl CachedToken {
         &self.token
     }
 
-    /// When the server stops accepting it (by our conservative count).
+    /// When the server stops accepting it (by our conservative count), on the monotonic
+    /// clock of the `now` values given to the cache.
     pub fn expires_at(&self) -> Instant {
         self.expires_at
     }
 
-    /// When the cache starts refreshing it (see [`CachePolicy::usable_for`]).
-    pub fn refresh_at(&self) -> Instant {
-        self.refresh_at
-    }
-
-    /// Its generation: keep it with each request sent, and pass it to `invalidate` on a 401.
-    pub fn generation(&self) -> Generation {
+    /// Its generation: kept with each request sent, passed to `invalidate` on a 401.
+    pub(crate) fn generation(&self) -> Generation {
         self.generation
     }
 
     /// `Bearer {token}` for the `Authorization` header.
-    pub fn bearer_header(&self) -> AuthorizationValue {
+    pub(crate) fn bearer_header(&self) -> AuthorizationValue {
         self.token.bearer_header()
     }
 
-    /// Whether `now` is before [`CachedToken::refresh_at`].
-    pub fn is_fresh(&self, now: Instant) -> bool {
+    /// Whether `now` is before `refresh_at` (see `CachePolicy::usable_for`).
+    fn is_fresh(&self, now: Instant) -> bool {
         now < self.refresh_at
     }
 
     /// Whether `now` is at or after [`CachedToken::expires_at`].
-    pub fn is_expired(&self, now: Instant) -> bool {
+    fn is_expired(&self, now: Instant) -> bool {
         now >= self.expires_at
     }
 }
 
-/// What [`TokenCache::acquire`] tells the caller to do.
+/// [`CachedToken`]'s client-side methods, for the layer tests (the `internals` door).
+#[cfg(any(fuzzing, feature = "internals"))]
+pub trait CachedTokenExt {
+    /// When the cache starts refreshing it: `CachePolicy::usable_for` after the fetch.
+    fn refresh_at(&self) -> Instant;
+    /// Its generation.
+    fn generation(&self) -> Generation;
+    /// `Bearer {token}` for the `Authorization` header.
+    fn bearer_header(&self) -> AuthorizationValue;
+    /// Whether `now` is before [`CachedTokenExt::refresh_at`].
+    fn is_fresh(&self, now: Instant) -> bool;
+    /// Whether `now` is at or after [`CachedToken::expires_at`].
+    fn is_expired(&self, now: Instant) -> bool;
+}
+
+#[cfg(any(fuzzing, feature = "internals"))]
+impl CachedTokenExt for CachedToken {
+    fn refresh_at(&self) -> Instant {
+        self.refresh_at
+    }
+    fn generation(&self) -> Generation {
+        CachedToken::generation(self)
+    }
+    fn bearer_header(&self) -> AuthorizationValue {
+        CachedToken::bearer_header(self)
+    }
+    fn is_fresh(&self, now: Instant) -> bool {
+        CachedToken::is_fresh(self, now)
+    }
+    fn is_expired(&self, now: Instant) -> bool {
+        CachedToken::is_expired(self, now)
+    }
+}
+
+/// What `TokenCache::acquire` tells the caller to do.
 #[must_use]
 #[derive(Debug)]
 // `Valid` (the common answer) holds the token inline; boxing it would allocate per request.
@@ -184,83 +212,70 @@ impl ExportedToken {
     }
 }
 
-/// The token cache: a cheap-to-clone handle (`Arc<spin::Mutex<_>>` inside).
+/// The token cache: a cheap-to-clone handle (`Arc<spin::Mutex<_>>` inside), given to a
+/// client in [`ClientConfig::token_cache`](crate::client::ClientConfig::token_cache).
 ///
 /// **Clone it to share it between clients and connections; a fresh one is private.** Every
 /// clone of a cache sees the same token and the same in-flight fetch, so any number of
 /// connections holding clones fetch one token between them; a cache made with
 /// [`TokenCache::new`] or [`TokenCache::default`] shares nothing with any other.
 ///
+/// The clients drive it: before an API request a client asks it for a token, and exactly
+/// one caller at a time is told to fetch one (on its connection, before its request); the
+/// others get the current token while it is still valid, or wait. What is left to the host
+/// is making, sharing, inspecting and persisting caches ([`TokenCache::export`],
+/// [`TokenCache::import`]).
+///
 /// All methods take `&self`. The lock is held only inside them, never across a fetch and
 /// never while calling out; nothing reads a clock (`now` is always an argument).
 ///
-/// Exactly one caller at a time gets [`Acquire::Fetch`], with a [`FetchTicket`]; the others
-/// get the current token while it is still valid, or [`Acquire::Wait`]. The ticket remembers
-/// the cache it came from: completing it installs the token there, and dropping it
-/// uncompleted abandons the fetch so another caller can start one.
-///
 /// # Rules
 ///
-/// - A token of lifetime `L` obtained from a fetch handed out at `t0` expires at `t0 + L`
+/// - A token of lifetime `L` obtained from a fetch started at `t0` expires at `t0 + L`
 ///   (counted from when the fetch was handed out, not when it completed: the server issued
 ///   the token after that, so this errs on the early side).
-/// - It is *fresh* (reused without question) until `refresh_at`: `t0 + L - margin`, or, when
-///   `L <= margin`, `t0 + L / 2` so that a short-lived token is still used for half its life
-///   rather than refreshed on every request ([`CachePolicy::usable_for`]).
-/// - Between `refresh_at` and `expires_at` the first caller gets [`Acquire::Fetch`]; while that
-///   refresh is in flight the others keep getting the old token, which the server still
-///   accepts. With no token, or an expired one, the others get [`Acquire::Wait`].
-/// - One fetch is in flight at a time. It ends when completed, when its ticket is dropped
-///   (abandoned), or when it has been in flight for [`CachePolicy::fetch_timeout`]; after
-///   that the next caller gets a new `Fetch`. A late completion of a timed-out fetch still
+/// - It is *fresh* (reused without question) until `t0 + L - margin`, or, when
+///   `L <= margin`, until `t0 + L / 2`, so that a short-lived token is still used for half its
+///   life rather than refreshed on every request.
+/// - Between then and its expiry the first caller fetches a new one; while that refresh is
+///   in flight the others keep getting the old token, which the server still accepts. With
+///   no token, or an expired one, the others wait.
+/// - One fetch is in flight at a time. It ends when completed, when the fetching connection
+///   gives up (abandoned), or when it has been in flight for [`CachePolicy::fetch_timeout`];
+///   after that the next caller fetches. A late completion of a timed-out fetch still
 ///   installs its token if it succeeded.
-/// - Every installed token gets a new [`Generation`]; [`TokenCache::invalidate`] drops the
-///   token only if it is still of the given generation.
-/// - A failed fetch releases the slot and leaves no trace: the next caller gets `Fetch` again.
-///   Not retrying in a loop on failures (e.g. bad credentials) is the caller's job.
+/// - A `401` on an API request drops the token only if it is still the one that request
+///   carried: a late `401` does not discard a newer token.
+/// - A failed fetch releases the slot and leaves no trace: the next caller fetches again.
 ///
 /// # Examples
 ///
-/// ```
-/// use core::time::Duration;
-/// use mtls_core::auth::{AccessToken, Acquire, TokenCache, TokenResponse};
-/// use mtls_core::time::Instant;
-///
-/// let cache = TokenCache::default();
-/// let Acquire::Fetch(ticket) = cache.acquire(Instant::ZERO) else { unreachable!() };
-/// // A second caller waits for the first one's fetch.
-/// assert!(matches!(cache.acquire(Instant::ZERO), Acquire::Wait { .. }));
-/// let response = TokenResponse {
-///     access_token: AccessToken::new("t0k3n")?,
-///     expires_in: Duration::from_secs(3600),
-/// };
-/// let token = ticket.complete(Ok(response), Instant::from_secs(1))?;
-/// assert!(matches!(cache.acquire(Instant::from_secs(2)), Acquire::Valid(t) if t == token));
-/// # Ok::<(), mtls_core::auth::AuthError>(())
-/// ```
-///
-/// Sharing, and a fetch abandoned by a dropped ticket:
+/// Sharing, and a token persisted across processes:
 ///
 /// ```
 /// use core::time::Duration;
-/// use mtls_core::auth::{AccessToken, Acquire, TokenCache, TokenResponse};
+/// use mtls_core::auth::{AccessToken, CachePolicy, ExportedToken, TokenCache};
 /// use mtls_core::time::Instant;
 ///
-/// let cache = TokenCache::default();
-/// let other_connection = cache.clone(); // shares the token and the fetch
+/// let cache = TokenCache::new(CachePolicy::new().with_refresh_margin(Duration::from_secs(60)));
+/// let shared = cache.clone(); // for another `ClientConfig`: same token, same fetch
 /// let elsewhere = TokenCache::default(); // private: shares nothing
-/// let Acquire::Fetch(ticket) = cache.acquire(Instant::ZERO) else { unreachable!() };
-/// assert!(matches!(other_connection.acquire(Instant::ZERO), Acquire::Wait { .. }));
-/// assert!(matches!(elsewhere.acquire(Instant::ZERO), Acquire::Fetch(_)));
-/// drop(ticket); // the fetching connection died
-/// let Acquire::Fetch(ticket) = other_connection.acquire(Instant::ZERO) else { unreachable!() };
-/// let response = TokenResponse {
-///     access_token: AccessToken::new("t0k3n")?,
-///     expires_in: Duration::from_secs(3600),
-/// };
-/// other_connection.complete(ticket, Ok(response), Instant::from_secs(1))?;
-/// assert!(matches!(cache.acquire(Instant::from_secs(2)), Acquire::Valid(_)));
-/// assert_eq!(elsewhere.current(Instant::from_secs(2)), None);
+///
+/// // Read back from storage: the lifetime it had left, minus the time since it was saved.
+/// let stored = ExportedToken::new(AccessToken::new("t0k3n")?, Duration::from_secs(1800));
+/// let now = Instant::from_secs(5);
+/// let token = cache.import(&stored, now)?;
+/// assert_eq!(token.expires_at(), Instant::from_secs(1805));
+/// assert_eq!(shared.current(now).map(|t| t.expires_at()), Some(token.expires_at()));
+/// assert_eq!(elsewhere.current(now), None);
+/// assert!(!shared.is_fetching(now));
+///
+/// // Saved again before exiting.
+/// let exported = shared.export(Instant::from_secs(65)).expect("still valid");
+/// assert_eq!(exported.token().expose(), "t0k3n");
+/// assert_eq!(exported.remaining(), Duration::from_secs(1740));
+/// shared.clear();
+/// assert_eq!(cache.current(now), None);
 /// # Ok::<(), mtls_core::auth::AuthError>(())
 /// ```
 #[derive(Clone, Default)]
@@ -320,7 +335,7 @@ impl TokenCache {
     /// Decides what a caller that needs a token should do (see the rules on
     /// [`TokenCache`]). `Fetch` marks a fetch as in flight until its ticket is completed or
     /// dropped, or the fetch times out.
-    pub fn acquire(&self, now: Instant) -> Acquire {
+    pub(crate) fn acquire(&self, now: Instant) -> Acquire {
         // The guard is a temporary: released at the end of this statement, before a ticket
         // exists (a ticket's `drop` locks).
         let decision = self.shared.state.lock().acquire(&self.shared.policy, now);
@@ -335,24 +350,10 @@ impl TokenCache {
         }
     }
 
-    /// Completes a ticket; the same as [`FetchTicket::complete`]. The ticket remembers the
-    /// cache that issued it: that is the cache completed, whichever handle this is called on.
-    ///
-    /// # Errors
-    /// As [`FetchTicket::complete`].
-    pub fn complete(
-        &self,
-        ticket: FetchTicket,
-        result: Result<TokenResponse, AuthError>,
-        now: Instant,
-    ) -> Result<CachedToken, AuthError> {
-        ticket.complete(result, now)
-    }
-
     /// Drops the token if it is still of `generation` (call on a 401 with the generation the
     /// failed request was sent with). Returns whether it was dropped. A 401 on an old token
     /// does not discard a newer one.
-    pub fn invalidate(&self, generation: Generation) -> bool {
+    pub(crate) fn invalidate(&self, generation: Generation) -> bool {
         self.shared.state.lock().invalidate(generation)
     }
 
@@ -385,7 +386,7 @@ impl TokenCache {
     ///
     /// # Errors
     /// [`AuthError::TokenExpired`] if no lifetime is left; [`AuthError::ExpiresInTooLarge`] if
-    /// it is above [`MAX_EXPIRES_IN_SECS`].
+    /// it is above 365 days.
     pub fn import(&self, exported: &ExportedToken, now: Instant) -> Result<CachedToken, AuthError> {
         if exported.remaining.is_zero() {
             return Err(AuthError::TokenExpired);
@@ -407,6 +408,45 @@ impl TokenCache {
         let mut state = self.shared.state.lock();
         state.token = None;
         state.in_flight = None;
+    }
+}
+
+/// [`TokenCache`]'s client-side methods, for the layer tests (the `internals` door).
+#[cfg(any(fuzzing, feature = "internals"))]
+pub trait TokenCacheExt {
+    /// Decides what a caller that needs a token should do (see the rules on
+    /// [`TokenCache`]).
+    fn acquire(&self, now: Instant) -> Acquire;
+    /// Completes a ticket; the same as [`FetchTicket::complete`]. The ticket remembers the
+    /// cache that issued it: that is the cache completed, whichever handle this is called on.
+    ///
+    /// # Errors
+    /// As [`FetchTicket::complete`].
+    fn complete(
+        &self,
+        ticket: FetchTicket,
+        result: Result<TokenResponse, AuthError>,
+        now: Instant,
+    ) -> Result<CachedToken, AuthError>;
+    /// Drops the token if it is still of `generation`; returns whether it was dropped.
+    fn invalidate(&self, generation: Generation) -> bool;
+}
+
+#[cfg(any(fuzzing, feature = "internals"))]
+impl TokenCacheExt for TokenCache {
+    fn acquire(&self, now: Instant) -> Acquire {
+        TokenCache::acquire(self, now)
+    }
+    fn complete(
+        &self,
+        ticket: FetchTicket,
+        result: Result<TokenResponse, AuthError>,
+        now: Instant,
+    ) -> Result<CachedToken, AuthError> {
+        ticket.complete(result, now)
+    }
+    fn invalidate(&self, generation: Generation) -> bool {
+        TokenCache::invalidate(self, generation)
     }
 }
 
@@ -528,7 +568,7 @@ impl Default for State {
 
 /// The right, and duty, to fetch a token for a [`TokenCache`].
 ///
-/// Complete it with [`FetchTicket::complete`] (or [`TokenCache::complete`]). Dropping it
+/// Complete it with [`FetchTicket::complete`]. Dropping it
 /// uncompleted abandons the fetch so another caller can start one. `Debug` shows only the
 /// fetch's number and start.
 #[must_use = "dropping a ticket abandons the fetch"]
@@ -541,6 +581,7 @@ pub struct FetchTicket {
 
 impl FetchTicket {
     /// When the fetch was handed out: a fetched token's lifetime counts from here.
+    #[cfg(any(fuzzing, feature = "internals"))]
     pub fn started(&self) -> Instant {
         self.id.started
     }

@@ -1,4 +1,7 @@
 //! Client credentials, `Authorization` header values and the token request.
+//!
+//! Crate-private: [`Credentials`] is re-exported from [`crate::auth`]; the rest is the
+//! client's (the layer tests reach it through the `internals` door).
 
 use alloc::string::String;
 use core::fmt;
@@ -6,23 +9,21 @@ use core::fmt;
 use base64::Engine as _;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use super::token::DEFAULT_TOKEN_PATH;
 use super::AuthError;
 
 /// A client id and API key: what the API issued to the platform.
 ///
 /// The API key is never printed (`Debug` shows `<redacted>`) and is wiped on drop. The only
-/// thing made from it is the `Basic` header value ([`Credentials::basic_authorization`]).
+/// thing made from it is the `Basic` header value of the token request
+/// (`Basic base64(client_id:api_key)`), which the client writes on the wire and nowhere else.
 ///
 /// ```
-/// use mtls_core::auth::Credentials;
+/// use mtls_core::auth::{AuthError, Credentials};
 /// let creds = Credentials::new("Aladdin", "ghsiu6hjqQjj")?;
-/// assert_eq!(
-///     creds.basic_authorization().expose(),
-///     "Basic QWxhZGRpbjpnaHNpdTZoanFRamo="
-/// );
+/// assert_eq!(creds.client_id(), "Aladdin");
 /// assert!(!format!("{creds:?}").contains("ghsiu6hjqQjj"));
-/// # Ok::<(), mtls_core::auth::AuthError>(())
+/// assert_eq!(Credentials::new("a:b", "key").unwrap_err(), AuthError::InvalidClientId);
+/// # Ok::<(), AuthError>(())
 /// ```
 #[derive(Clone)]
 pub struct Credentials {
@@ -61,7 +62,7 @@ impl Credentials {
     }
 
     /// `Basic base64(client_id:api_key)`, the `Authorization` value for the token request.
-    pub fn basic_authorization(&self) -> AuthorizationValue {
+    pub(crate) fn basic_authorization(&self) -> AuthorizationValue {
         // Build "id:key" and the header in buffers sized up front so no reallocation leaves
         // an unwiped copy behind.
         let raw_len = self.client_id.len() + 1 + self.api_key.len();
@@ -92,6 +93,20 @@ impl fmt::Debug for Credentials {
 
 impl ZeroizeOnDrop for Credentials {}
 
+/// [`Credentials`]' client-side methods, for the layer tests (the `internals` door).
+#[cfg(any(fuzzing, feature = "internals"))]
+pub trait CredentialsExt {
+    /// `Basic base64(client_id:api_key)`, the `Authorization` value for the token request.
+    fn basic_authorization(&self) -> AuthorizationValue;
+}
+
+#[cfg(any(fuzzing, feature = "internals"))]
+impl CredentialsExt for Credentials {
+    fn basic_authorization(&self) -> AuthorizationValue {
+        Credentials::basic_authorization(self)
+    }
+}
+
 /// The scheme of an `Authorization` header value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AuthScheme {
@@ -117,6 +132,7 @@ impl AuthorizationValue {
     }
 
     /// The scheme (not secret).
+    #[cfg(any(fuzzing, feature = "internals"))]
     pub fn scheme(&self) -> AuthScheme {
         self.scheme
     }
@@ -169,6 +185,7 @@ impl<'a> RequestHeader<'a> {
     }
 
     /// Whether the value is a secret (never log it).
+    #[cfg(any(fuzzing, feature = "internals"))]
     pub fn is_sensitive(&self) -> bool {
         self.sensitive
     }
@@ -210,10 +227,11 @@ impl TokenRequest {
     /// The form body.
     pub const BODY: &'static [u8] = b"grant_type=client_credentials";
 
-    /// The request to [`DEFAULT_TOKEN_PATH`] (`/v2.01/oauth/token`).
+    /// The request to [`DEFAULT_TOKEN_PATH`](super::DEFAULT_TOKEN_PATH) (`/v2.01/oauth/token`).
+    #[cfg(any(fuzzing, feature = "internals"))]
     pub fn new(credentials: &Credentials) -> TokenRequest {
         TokenRequest {
-            path: String::from(DEFAULT_TOKEN_PATH),
+            path: String::from(super::DEFAULT_TOKEN_PATH),
             authorization: credentials.basic_authorization(),
         }
     }
@@ -248,6 +266,7 @@ impl TokenRequest {
     }
 
     /// The `Authorization: Basic ...` value.
+    #[cfg(any(fuzzing, feature = "internals"))]
     pub fn authorization(&self) -> &AuthorizationValue {
         &self.authorization
     }

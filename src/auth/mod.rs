@@ -1,103 +1,84 @@
-//! OAuth 2.0 client-credentials authentication: credentials, the token request, the token
-//! response, a token cache that refreshes one at a time, and the policies the client state
-//! machine applies to `401` answers and retries.
+//! OAuth 2.0 client-credentials authentication: what the client needs from the host
+//! (credentials, a token cache to share, the `401` retry policy, idempotency keys) and what
+//! it does with them.
 //!
-//! No I/O and no clock: requests come out as plain data, responses go in as `(status, body)`,
-//! and time goes in as [`Instant`](crate::time::Instant) values.
+//! No I/O and no clock: the client sends the token request and reads the token response on
+//! its own connection, and time goes in as [`Instant`](crate::time::Instant) values.
 //!
-//! # The flow
+//! # What the client does
 //!
-//! ```
-//! use core::time::Duration;
-//! use mtls_core::auth::{
-//!     parse_token_response, Acquire, CachePolicy, Credentials, TokenCache, TokenRequest,
-//! };
-//! use mtls_core::time::Instant;
-//!
-//! let creds = Credentials::new("Aladdin", "ghsiu6hjqQjj")?;
-//! let cache = TokenCache::new(CachePolicy::default());
-//! let now = Instant::from_secs(10);
-//!
-//! let token = match cache.acquire(now) {
-//!     Acquire::Valid(token) => token,
-//!     Acquire::Fetch(ticket) => {
-//!         // This caller is the only one fetching: send the token request...
-//!         let request = TokenRequest::new(&creds);
-//!         assert_eq!(request.method(), "POST");
-//!         assert_eq!(request.path(), "/v2.01/oauth/token");
-//!         assert_eq!(request.body(), b"grant_type=client_credentials");
-//!         // ...on the wire (another module's job), then hand the answer back.
-//!         let body = br#"{"access_token":"67b036bd007c40378d4be5a934f197e6",
-//!                         "token_type":"Bearer","expires_in":3600}"#;
-//!         cache.complete(ticket, parse_token_response(200, body), now)?
-//!     }
-//!     Acquire::Wait { .. } => unreachable!("nobody else is fetching in this example"),
-//! };
-//! assert_eq!(
-//!     token.bearer_header().expose(),
-//!     "Bearer 67b036bd007c40378d4be5a934f197e6"
-//! );
-//! // Reused until 30 s before expiry...
-//! assert!(matches!(cache.acquire(now + Duration::from_secs(3569)), Acquire::Valid(_)));
-//! // ...then refreshed.
-//! assert!(matches!(cache.acquire(now + Duration::from_secs(3570)), Acquire::Fetch(_)));
-//! # Ok::<(), mtls_core::auth::AuthError>(())
-//! ```
-//!
-//! # How the client state machine uses this module
-//!
-//! The client takes its [`TokenCache`] from
+//! The client takes its [`Credentials`] from [`Auth`](crate::Auth) and its [`TokenCache`] from
 //! [`ClientConfig::token_cache`](crate::client::ClientConfig::token_cache): clone one cache
 //! into several configs to share it (one token, one fetch at a time, for all of them); a
 //! fresh cache is private to its client.
 //!
-//! Before sending an API request the client calls [`TokenCache::acquire`]. `Valid` gives
-//! the token to attach ([`CachedToken::bearer_header`]); keep its [`Generation`] with the
-//! request. `Fetch` gives a [`FetchTicket`]: send a [`TokenRequest`] first on the same
-//! connection, parse the answer with [`parse_token_response`] and pass the result to
-//! [`FetchTicket::complete`] (dropping the ticket instead, e.g. when the connection dies,
-//! lets another caller fetch). `Wait` means another connection is fetching: keep the request
-//! queued and call `acquire` again later (at the latest at the `until` instant it carries,
-//! when a stuck fetch is given up). When an API response comes back `401`, ask
-//! [`RetryPolicy::decide`]: [`AuthDecision::ScaRequired`] is Mangopay's SCA answer (report it,
-//! keep the token); [`AuthDecision::InvalidateAndRetry`] means call
-//! [`TokenCache::invalidate`] with the generation the request was sent with and send the
-//! request again (once: a 401 means the server did not act on it, so this is safe even for a
-//! POST without an idempotency key); [`AuthDecision::Deliver`] hands the response to the caller.
+//! Before sending an API request the client asks the cache for a token. When there is none,
+//! or it is due for refresh, and no other connection is fetching one, the client sends
+//! `POST /v2.01/oauth/token` ([`DEFAULT_TOKEN_PATH`], under the base URL's path prefix) with
+//! `Authorization: Basic base64(client_id:api_key)`,
+//! `Content-Type: application/x-www-form-urlencoded` and `grant_type=client_credentials` first,
+//! on the same connection, and installs the `Bearer` token it gets back. While another
+//! connection is fetching, the request waits in the queue. A failed token request is an
+//! [`AuthError`] and is not retried.
+//!
+//! When an API response comes back `401`, the [`RetryPolicy`] applies: Mangopay's SCA answer
+//! (`WWW-Authenticate: PendingUserAction RedirectUrl=...`) is reported as
+//! [`Event::ScaRequired`](crate::Event::ScaRequired) with the token kept; any other `401`
+//! drops the token the request carried (not a newer one) and sends the request once more
+//! with a fresh token (safe even for a POST without an idempotency key: the server did not
+//! act on it). A POST with an [`IdempotencyKey`] carries it in the `Idempotency-Key` header.
+//!
+//! ```
+//! use core::time::Duration;
+//! use mtls_core::auth::{CachePolicy, Credentials, IdempotencyKey, RetryPolicy, TokenCache};
+//!
+//! let creds = Credentials::new("Aladdin", "ghsiu6hjqQjj")?;
+//! // One cache for every client of this platform account (clone it into each config).
+//! let cache = TokenCache::new(CachePolicy::new().with_refresh_margin(Duration::from_secs(60)));
+//! let retry = RetryPolicy::default();
+//! let key = IdempotencyKey::from_random([0x42; 16]);
+//! assert_eq!(key.as_str().len(), IdempotencyKey::MAX_LEN);
+//! # let _ = (creds, cache, retry);
+//! # Ok::<(), mtls_core::auth::AuthError>(())
+//! ```
 //!
 //! # Bounds
 //!
 //! | what | bound |
 //! |---|---|
-//! | access token | [`MAX_TOKEN_LEN`] = 512 bytes of visible ASCII, stored inline |
-//! | `expires_in` | 1 s ..= [`MAX_EXPIRES_IN_SECS`] = 31 536 000 s (365 days) |
-//! | token response body | [`MAX_TOKEN_RESPONSE_LEN`] = 8 KiB, nested at most 32 deep |
+//! | access token | 512 bytes of visible ASCII, stored inline |
+//! | `expires_in` | 1 s ..= 31 536 000 s (365 days) |
+//! | token response body | 8 KiB, nested at most 32 deep |
 //! | refresh margin / fetch timeout | 30 s / 30 s by default ([`CachePolicy`]) |
 //! | fetches in flight | one per [`TokenCache`], shared by all its clones |
+//! | idempotency key | [`IdempotencyKey::MIN_LEN`] ..= [`IdempotencyKey::MAX_LEN`] (16 ..= 36) characters |
 //!
 //! # Secrets
 //!
-//! [`Credentials`] (the API key), [`AuthorizationValue`], [`AccessToken`] and everything that
-//! holds one print only redacted `Debug`, implement no `Display`, and wipe their memory on
-//! drop. The bytes for the wire come out only through methods named `expose*`. Moving a value
-//! copies its bytes like any Rust value; only the copy being dropped is wiped.
+//! [`Credentials`] (the API key), [`AccessToken`] and everything that holds one (the
+//! `Authorization` header values included) print only redacted `Debug`, implement no
+//! `Display`, and wipe their memory on drop. The bytes for the wire come out only through
+//! methods named `expose*`. Moving a value copies its bytes like any Rust value; only the
+//! copy being dropped is wiped.
 
-mod cache;
-mod credentials;
-mod policy;
-mod token;
+// Crate-private modules: the user-facing items are re-exported below; the client's own
+// (token request and response, cache tickets, 401 decisions) are `pub` inside them only for
+// the `internals` door (layer tests, fuzzers, benches).
+pub(crate) mod cache;
+pub(crate) mod credentials;
+pub(crate) mod policy;
+pub(crate) mod token;
 
-pub use cache::{
-    Acquire, CachePolicy, CachedToken, ExportedToken, FetchTicket, Generation, TokenCache,
-};
-pub use credentials::{AuthScheme, AuthorizationValue, Credentials, RequestHeader, TokenRequest};
-pub use policy::{
-    is_sca_challenge, AuthDecision, IdempotencyKey, IdempotencyKeyError, RetryPolicy, ScaChallenge,
-    IDEMPOTENCY_KEY_HEADER,
-};
-pub use token::{
-    parse_token_response, AccessToken, InsufficientSize, TokenResponse, DEFAULT_TOKEN_PATH,
-    MAX_EXPIRES_IN_SECS, MAX_TOKEN_LEN, MAX_TOKEN_RESPONSE_LEN,
+pub use cache::{CachePolicy, CachedToken, ExportedToken, TokenCache};
+pub use credentials::Credentials;
+pub use policy::{IdempotencyKey, IdempotencyKeyError, RetryPolicy};
+pub use token::{AccessToken, DEFAULT_TOKEN_PATH};
+
+pub(crate) use cache::{Acquire, FetchTicket, Generation};
+pub(crate) use credentials::TokenRequest;
+pub(crate) use policy::{AuthDecision, IDEMPOTENCY_KEY_HEADER};
+pub(crate) use token::{
+    parse_token_response, MAX_EXPIRES_IN_SECS, MAX_TOKEN_LEN, MAX_TOKEN_RESPONSE_LEN,
 };
 
 use core::fmt;
@@ -133,9 +114,10 @@ impl fmt::Display for TokenField {
 /// Everything that can go wrong in this module. Small, `Copy`, and free of secrets.
 ///
 /// Variants marked *caller* are misuse or bad configuration on our side
-/// ([`Credentials::new`], [`TokenRequest::with_path`], [`AccessToken::new`],
+/// ([`Credentials::new`], [`ClientConfig::token_path`](crate::client::ClientConfig::token_path),
+/// [`AccessToken::new`],
 /// [`TokenCache::import`]); variants marked *peer* describe what the token endpoint sent
-/// ([`parse_token_response`]). [`AuthError::is_peer_fault`] tells them apart.
+/// (the client's token request). [`AuthError::is_peer_fault`] tells them apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AuthError {
@@ -152,7 +134,7 @@ pub enum AuthError {
         /// The HTTP status code.
         status: u16,
     },
-    /// *Peer*: the body is longer than [`MAX_TOKEN_RESPONSE_LEN`].
+    /// *Peer*: the body is longer than 8 KiB.
     BodyTooLarge,
     /// *Peer*: the body is not a JSON object (syntax error, empty, or nested too deeply).
     MalformedJson,
@@ -164,7 +146,7 @@ pub enum AuthError {
     DuplicateField(TokenField),
     /// *Peer* or *caller*: the access token is empty.
     EmptyToken,
-    /// *Peer* or *caller*: the access token is longer than [`MAX_TOKEN_LEN`].
+    /// *Peer* or *caller*: the access token is longer than 512 bytes.
     TokenTooLong,
     /// *Peer* or *caller*: the access token contains a byte that is not visible ASCII
     /// (`0x21..=0x7e`), so it cannot go into a header.
@@ -175,8 +157,8 @@ pub enum AuthError {
     ExpiresInNotPositive,
     /// *Peer*: `expires_in` has a fractional part.
     ExpiresInNotInteger,
-    /// *Peer* or *caller*: `expires_in` (or an imported lifetime) is above
-    /// [`MAX_EXPIRES_IN_SECS`].
+    /// *Peer* or *caller*: `expires_in` (or an imported lifetime) is above 365 days
+    /// (31 536 000 s).
     ExpiresInTooLarge,
     /// *Caller*: an imported token has no lifetime left.
     TokenExpired,

@@ -2,6 +2,10 @@
 //!
 //! State (which request was already retried, which token generation it carried) is the
 //! client's; these functions only decide.
+//!
+//! Crate-private: [`RetryPolicy`], [`IdempotencyKey`] and [`IdempotencyKeyError`] are
+//! re-exported from [`crate::auth`]; the rest is the client's (the layer tests reach it
+//! through the `internals` door).
 
 use core::fmt;
 
@@ -19,17 +23,6 @@ pub struct ScaChallenge<'a> {
 /// Recognises Mangopay's SCA challenge: `status` 401 and a `WWW-Authenticate` value with the
 /// `PendingUserAction` scheme (any case). The `RedirectUrl` parameter (any case) may be
 /// quoted or not; unquoted, it runs to the next space or comma.
-///
-/// ```
-/// use mtls_core::auth::is_sca_challenge;
-/// let v = b"PendingUserAction RedirectUrl=https://sca.mangopay.com/?token=abc";
-/// assert_eq!(
-///     is_sca_challenge(401, v).and_then(|c| c.redirect_url),
-///     Some("https://sca.mangopay.com/?token=abc")
-/// );
-/// assert_eq!(is_sca_challenge(401, b"Bearer realm=\"api\""), None);
-/// assert_eq!(is_sca_challenge(403, v), None);
-/// ```
 pub fn is_sca_challenge(status: u16, www_authenticate: &[u8]) -> Option<ScaChallenge<'_>> {
     if status != 401 {
         return None;
@@ -128,21 +121,21 @@ pub enum AuthDecision<'a> {
     InvalidateAndRetry,
 }
 
-/// The `401` rule: invalidate the token and retry the request once with a fresh token, never
-/// in a loop; Mangopay's SCA `401` is not a token problem.
+/// The `401` rule, set in [`ClientConfig::retry_policy`](crate::client::ClientConfig::retry_policy):
+/// by default ([`RetryPolicy::default`]) a `401` invalidates the token and the request is
+/// sent once more with a fresh token, never in a loop; Mangopay's SCA `401`
+/// (`WWW-Authenticate: PendingUserAction RedirectUrl=...`) is not a token problem and becomes
+/// [`Event::ScaRequired`](crate::Event::ScaRequired), the token kept.
 ///
 /// A retry after a `401` is safe even for a POST without an idempotency key: the server
 /// refused the request before acting on it. This applies to API requests only; a failed
 /// token request is an [`AuthError`](super::AuthError) and is not retried.
 ///
 /// ```
-/// use mtls_core::auth::{AuthDecision, RetryPolicy};
-/// let policy = RetryPolicy::default();
-/// assert_eq!(policy.decide(200, None, false), AuthDecision::Deliver);
-/// assert_eq!(policy.decide(401, None, false), AuthDecision::InvalidateAndRetry);
-/// assert_eq!(policy.decide(401, None, true), AuthDecision::Deliver);
-/// let sca: &[u8] = b"PendingUserAction RedirectUrl=\"https://example.test/sca\"";
-/// assert!(matches!(policy.decide(401, Some(sca), false), AuthDecision::ScaRequired(_)));
+/// use mtls_core::auth::RetryPolicy;
+/// // For hosts that retry themselves: the `401` response is delivered as it is.
+/// let policy = RetryPolicy::without_retry();
+/// assert_ne!(policy, RetryPolicy::default());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -150,15 +143,8 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// One retry after a `401`.
-    pub const fn new() -> RetryPolicy {
-        RetryPolicy {
-            retry_on_unauthorized: true,
-        }
-    }
-
-    /// No retry after a `401`: the token is still invalidated by the caller, but the response
-    /// is delivered ([`AuthDecision::Deliver`]). For hosts that retry themselves.
+    /// No retry after a `401`: the response is delivered as it is (SCA answers are still
+    /// recognised). For hosts that retry themselves.
     pub const fn without_retry() -> RetryPolicy {
         RetryPolicy {
             retry_on_unauthorized: false,
@@ -168,7 +154,7 @@ impl RetryPolicy {
     /// Decides for a response with `status` and its `WWW-Authenticate` values (pass every
     /// one; `None` if there is none). `already_retried` says whether this request is itself
     /// the retry.
-    pub fn decide<'a, I>(
+    pub(crate) fn decide<'a, I>(
         &self,
         status: u16,
         www_authenticate: I,
@@ -195,15 +181,48 @@ impl RetryPolicy {
 }
 
 impl Default for RetryPolicy {
+    /// One retry after a `401`.
     fn default() -> RetryPolicy {
-        RetryPolicy::new()
+        RetryPolicy {
+            retry_on_unauthorized: true,
+        }
     }
 }
 
-/// The header that carries an [`IdempotencyKey`].
+/// [`RetryPolicy`]'s client-side method, for the layer tests (the `internals` door).
+#[cfg(any(fuzzing, feature = "internals"))]
+pub trait RetryPolicyExt {
+    /// Decides for a response with `status` and its `WWW-Authenticate` values.
+    fn decide<'a, I>(
+        &self,
+        status: u16,
+        www_authenticate: I,
+        already_retried: bool,
+    ) -> AuthDecision<'a>
+    where
+        I: IntoIterator<Item = &'a [u8]>;
+}
+
+#[cfg(any(fuzzing, feature = "internals"))]
+impl RetryPolicyExt for RetryPolicy {
+    fn decide<'a, I>(
+        &self,
+        status: u16,
+        www_authenticate: I,
+        already_retried: bool,
+    ) -> AuthDecision<'a>
+    where
+        I: IntoIterator<Item = &'a [u8]>,
+    {
+        RetryPolicy::decide(self, status, www_authenticate, already_retried)
+    }
+}
+
+/// The header that carries an [`IdempotencyKey`]: `Idempotency-Key`.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 
-/// A Mangopay idempotency key: 16 to 36 ASCII letters, digits and dashes.
+/// A Mangopay idempotency key: 16 to 36 ASCII letters, digits and dashes, sent in the
+/// `Idempotency-Key` header.
 ///
 /// A POST carrying one may be retried when its outcome is unknown: the API answers a repeat
 /// with the first outcome. Not a secret.

@@ -1,4 +1,8 @@
 //! Access tokens and the token endpoint's answer.
+//!
+//! Crate-private: [`AccessToken`] and [`DEFAULT_TOKEN_PATH`] are re-exported from
+//! [`crate::auth`]; the parser, its bounds and the `*Ext` trait are the client's (the layer
+//! tests and fuzzers reach them through the `internals` door).
 
 use alloc::string::String;
 use core::cell::Cell;
@@ -28,25 +32,37 @@ pub const MAX_EXPIRES_IN_SECS: u64 = 365 * 24 * 60 * 60;
 pub const MAX_TOKEN_RESPONSE_LEN: usize = 8 * 1024;
 
 /// `buf` was too small; nothing was written. Holds the size needed.
+#[cfg(any(fuzzing, feature = "internals"))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InsufficientSize {
     /// Bytes the output needs.
     pub required: usize,
 }
 
+#[cfg(any(fuzzing, feature = "internals"))]
 impl fmt::Display for InsufficientSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "buffer too small: {} bytes needed", self.required)
     }
 }
 
+#[cfg(any(fuzzing, feature = "internals"))]
 impl core::error::Error for InsufficientSize {}
 
-/// An OAuth access token: 1 to [`MAX_TOKEN_LEN`] bytes of visible ASCII, stored inline.
+/// An OAuth access token: 1 to 512 bytes of visible ASCII, stored inline.
 ///
 /// A secret: `Debug` prints `AccessToken(<redacted>)`, there is no `Display`, the bytes are
-/// wiped on drop, and they come out only through [`AccessToken::expose`] and the bearer-header
-/// methods.
+/// wiped on drop, and they come out only through [`AccessToken::expose`] (and, inside the
+/// crate, the client's `Authorization: Bearer` header).
+///
+/// ```
+/// use mtls_core::auth::{AccessToken, AuthError};
+/// let token = AccessToken::new("67b036bd007c40378d4be5a934f197e6")?;
+/// assert_eq!(token.expose(), "67b036bd007c40378d4be5a934f197e6");
+/// assert_eq!(format!("{token:?}"), "AccessToken(<redacted>)");
+/// assert_eq!(AccessToken::new("with space").unwrap_err(), AuthError::TokenNotPrintable);
+/// # Ok::<(), AuthError>(())
+/// ```
 #[derive(Clone)]
 pub struct AccessToken {
     bytes: [u8; MAX_TOKEN_LEN],
@@ -100,33 +116,52 @@ impl AccessToken {
     }
 
     /// [`AccessToken::expose`] as bytes.
-    pub fn expose_bytes(&self) -> &[u8] {
+    fn expose_bytes(&self) -> &[u8] {
         self.bytes.get(..self.len).unwrap_or(&[])
     }
 
-    /// Length in bytes (not secret).
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Always `false`: a token has at least one byte. Present for API symmetry with `len`.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// `Bearer {token}` as an [`AuthorizationValue`] (allocates).
-    pub fn bearer_header(&self) -> AuthorizationValue {
+    pub(crate) fn bearer_header(&self) -> AuthorizationValue {
         let mut value = Zeroizing::new(String::with_capacity("Bearer ".len() + self.len));
         value.push_str("Bearer ");
         value.push_str(self.expose());
         AuthorizationValue::new(AuthScheme::Bearer, value)
     }
+}
 
+/// [`AccessToken`]'s methods for the layer tests and fuzzers (the `internals` door).
+#[cfg(any(fuzzing, feature = "internals"))]
+pub trait AccessTokenExt {
+    /// [`AccessToken::expose`] as bytes.
+    fn expose_bytes(&self) -> &[u8];
+    /// Length in bytes (not secret).
+    fn len(&self) -> usize;
+    /// `false` for any token made by this crate; `true` once zeroized.
+    fn is_empty(&self) -> bool;
+    /// `Bearer {token}` as an [`AuthorizationValue`] (allocates).
+    fn bearer_header(&self) -> AuthorizationValue;
     /// Writes `Bearer {token}` into `buf` without allocating; returns the length written.
     ///
     /// # Errors
     /// [`InsufficientSize`] with the length needed; `buf` is not modified.
-    pub fn write_bearer_header(&self, buf: &mut [u8]) -> Result<usize, InsufficientSize> {
+    fn write_bearer_header(&self, buf: &mut [u8]) -> Result<usize, InsufficientSize>;
+}
+
+#[cfg(any(fuzzing, feature = "internals"))]
+impl AccessTokenExt for AccessToken {
+    fn expose_bytes(&self) -> &[u8] {
+        AccessToken::expose_bytes(self)
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    fn bearer_header(&self) -> AuthorizationValue {
+        AccessToken::bearer_header(self)
+    }
+    fn write_bearer_header(&self, buf: &mut [u8]) -> Result<usize, InsufficientSize> {
         let required = "Bearer ".len() + self.len;
         let Some(out) = buf.get_mut(..required) else {
             return Err(InsufficientSize { required });
@@ -184,21 +219,6 @@ pub struct TokenResponse {
 /// of visible ASCII after unescaping), `token_type` (`Bearer`, any case) and `expires_in` (a
 /// JSON number with an integral value, 1 ..= [`MAX_EXPIRES_IN_SECS`]; `3600.0` counts as
 /// integral). Other fields are ignored. Never panics.
-///
-/// ```
-/// use core::time::Duration;
-/// use mtls_core::auth::{parse_token_response, AuthError};
-/// let ok = parse_token_response(
-///     200,
-///     br#"{"access_token":"67b036bd007c40378d4be5a934f197e6","token_type":"Bearer","expires_in":3600}"#,
-/// )?;
-/// assert_eq!(ok.expires_in, Duration::from_secs(3600));
-/// assert_eq!(
-///     parse_token_response(200, br#"{"access_token":"x","token_type":"mac","expires_in":60}"#),
-///     Err(AuthError::UnsupportedTokenType)
-/// );
-/// # Ok::<(), AuthError>(())
-/// ```
 ///
 /// # Errors
 /// In this order of checks: [`AuthError::TokenEndpointStatus`] (non-2xx),

@@ -65,8 +65,10 @@ pub enum IdentityError {
     WrongPassphrase,
     /// OpenSSL's legacy encrypted PEM (`Proc-Type: 4,ENCRYPTED`), not supported.
     LegacyEncryptedKey,
-    /// The encrypted key asks for more key-derivation work than allowed
-    /// ([`super::MAX_PBKDF2_ITERATIONS`], [`super::MAX_SCRYPT_MEMORY`]).
+    /// The encrypted key asks for more key-derivation work than allowed: more than
+    /// 10,000,000 PBKDF2 iterations (OpenSSL writes 2,048), or scrypt parameters needing more
+    /// than 256 MiB (`128 * r * N * p` bytes; OpenSSL's default needs 16 MiB). The parameters
+    /// come from the file, before the passphrase is checked.
     KeyDerivationTooCostly,
     /// The certificate is past its `notAfter` date.
     Expired {

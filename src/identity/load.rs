@@ -2,7 +2,8 @@
 //! produces the bytes the core takes; all parsing and checks stay in [`crate::identity`].
 //!
 //! The variables, as in `DESIGN.md` and the official SDKs, a path winning over the Base64 form
-//! when both are set:
+//! when both are set (the Base64 form is each whole file Base64-encoded; whitespace is
+//! ignored):
 //!
 //! | what | path | Base64 | other |
 //! |---|---|---|---|
@@ -18,6 +19,19 @@
 //! println!("{}", loaded.identity.info().subject);
 //! # Ok::<(), mtls_core::identity::IdentityError>(())
 //! ```
+//!
+//! Other sources (command-line flags, a config file) go through
+//! [`IdentitySources::from_lookup`], e.g. a flag first, then the variable:
+//!
+//! ```no_run
+//! use mtls_core::identity::load::IdentitySources;
+//! let cert_flag: Option<String> = Some("client.pem".into());
+//! let sources = IdentitySources::from_lookup(|name| match name {
+//!     "MTLS_CERT_PATH" => cert_flag.clone().or_else(|| std::env::var(name).ok()),
+//!     _ => std::env::var(name).ok(),
+//! });
+//! # let _ = sources;
+//! ```
 
 use std::string::String;
 use std::vec::Vec;
@@ -29,11 +43,11 @@ use super::{decode_base64_pem, CaBundle, Identity, IdentityError, IoKind, Part};
 
 /// Where one input comes from: a file path or a Base64 value. A path wins when both are set.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Source {
+struct Source {
     /// Path to a file (PEM, or DER for PKCS#12).
-    pub path: Option<String>,
+    path: Option<String>,
     /// Base64 of the file's contents. May hold a key: redacted in `Debug`.
-    pub base64: Option<Zeroizing<String>>,
+    base64: Option<Zeroizing<String>>,
 }
 
 impl core::fmt::Debug for Source {
@@ -45,7 +59,7 @@ impl core::fmt::Debug for Source {
     }
 }
 
-/// Which form a [`Source`] was read from.
+/// Which form an input was read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {
     /// From the file path.
@@ -55,7 +69,7 @@ pub enum Origin {
 }
 
 /// Bytes read from a [`Source`] (zeroized on drop) and where they came from.
-pub type SourceBytes = (Zeroizing<Vec<u8>>, Origin);
+type SourceBytes = (Zeroizing<Vec<u8>>, Origin);
 
 impl Source {
     fn is_set(&self) -> bool {
@@ -64,7 +78,7 @@ impl Source {
 
     /// Reads the bytes: the file when a path is set (the path wins), else decodes the Base64
     /// value. `None` when neither is set.
-    pub fn read(&self, part: Part) -> Result<Option<SourceBytes>, IdentityError> {
+    fn read(&self, part: Part) -> Result<Option<SourceBytes>, IdentityError> {
         if let Some(path) = &self.path {
             let bytes = std::fs::read(path).map_err(|e| IdentityError::Io {
                 part,
@@ -92,22 +106,26 @@ impl Source {
     }
 }
 
-/// Every place an identity can come from; fill it by hand, from the environment, or from any
-/// lookup function (tests, config files).
+/// Every place an identity can come from, read from the environment
+/// ([`IdentitySources::from_env`]) or from any lookup function
+/// ([`IdentitySources::from_lookup`]: flags, config files, tests) by the variable names of the
+/// [module docs](self): the certificate chain, the private key and its passphrase, a custom
+/// CA, or a PKCS#12 archive and its password (used when no certificate or key is set).
+/// Secrets are redacted in `Debug` and wiped on drop.
 #[derive(Clone, Debug, Default)]
 pub struct IdentitySources {
     /// Certificate chain (`MTLS_CERT_PATH` / `MTLS_CERT_B64`).
-    pub cert: Source,
+    cert: Source,
     /// Private key (`MTLS_KEY_PATH` / `MTLS_KEY_B64`).
-    pub key: Source,
+    key: Source,
     /// Passphrase of an encrypted key (`MTLS_KEY_PASSPHRASE`).
-    pub key_passphrase: Option<Zeroizing<String>>,
+    key_passphrase: Option<Zeroizing<String>>,
     /// Custom CA (`MTLS_CA_PATH` / `MTLS_CA_B64`).
-    pub ca: Source,
+    ca: Source,
     /// PKCS#12 archive (`MTLS_PKCS12_PATH` / `MTLS_PKCS12_B64`), used when no cert/key is set.
-    pub pkcs12: Source,
+    pkcs12: Source,
     /// PKCS#12 password (`MTLS_PKCS12_PASSWORD`).
-    pub pkcs12_password: Option<Zeroizing<String>>,
+    pkcs12_password: Option<Zeroizing<String>>,
 }
 
 /// What [`IdentitySources::load`] produced.

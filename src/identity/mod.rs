@@ -91,8 +91,8 @@ impl Identity {
     }
 
     /// Loads an identity from the Base64-wrapped form kept in env vars and secret managers:
-    /// each whole PEM file Base64-encoded (line breaks allowed). A value that is already PEM
-    /// is accepted as is.
+    /// each whole PEM file Base64-encoded (line breaks and ASCII whitespace ignored, padding
+    /// optional). A value that is already PEM is accepted as is.
     pub fn from_base64_pem(
         cert_b64: &str,
         key_b64: &str,
@@ -467,7 +467,10 @@ impl CaBundle {
 /// Decodes the Base64-wrapped form of a PEM file. ASCII whitespace (line wrapping by secret
 /// managers) is ignored; padding is optional. Input that already looks like PEM is returned
 /// as is. The result is zeroized on drop since it may hold a key.
-pub fn decode_base64_pem(value: &str, part: Part) -> Result<Zeroizing<Vec<u8>>, IdentityError> {
+pub(crate) fn decode_base64_pem(
+    value: &str,
+    part: Part,
+) -> Result<Zeroizing<Vec<u8>>, IdentityError> {
     use base64::engine::{general_purpose, DecodePaddingMode, GeneralPurpose};
     const LENIENT: GeneralPurpose = GeneralPurpose::new(
         &base64::alphabet::STANDARD,
@@ -567,10 +570,12 @@ fn decrypt_pkcs8_pem(
     Ok(PrivatePkcs8KeyDer::from(secret.as_bytes().to_vec()).into())
 }
 
-/// Most PBKDF2 iterations an encrypted key may ask for (OpenSSL writes 2,048).
-pub const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
-/// Most memory scrypt may need, `128 * r * N * p` bytes (OpenSSL's default: 16 MiB).
-pub const MAX_SCRYPT_MEMORY: u64 = 256 * 1024 * 1024;
+/// Most PBKDF2 iterations an encrypted key may ask for (OpenSSL writes 2,048). Stated in
+/// [`IdentityError::KeyDerivationTooCostly`]'s docs.
+const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+/// Most memory scrypt may need, `128 * r * N * p` bytes (OpenSSL's default: 16 MiB). Stated
+/// in [`IdentityError::KeyDerivationTooCostly`]'s docs.
+const MAX_SCRYPT_MEMORY: u64 = 256 * 1024 * 1024;
 
 /// The key-derivation parameters come from the file, before the passphrase is checked: a
 /// crafted file could ask for hours of PBKDF2 or terabytes of scrypt memory.

@@ -13,13 +13,14 @@
 use std::time::Instant as StdInstant;
 
 use mtls_core::auth::Credentials;
+use mtls_core::client::Auth;
+use mtls_core::client::Event;
 use mtls_core::identity::load::IdentitySources;
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::io::std_adapter::{wall_clock_now, StdClient};
 use mtls_core::presets::RateLimits;
 use mtls_core::tls::Trust;
-use mtls_core::Auth;
-use mtls_core::{ApiRequest, ClientConfig, Event};
+use mtls_core::{ApiRequest, ClientConfig};
 use mtls_sandbox::{Sandbox, SandboxConfig};
 
 struct Target {
@@ -71,7 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let outcomes = client.request_all(requests);
     let elapsed = started.elapsed();
 
-    for notice in client.notices() {
+    for notice in client.take_notices() {
         match notice {
             Event::Connected {
                 version,

@@ -12,10 +12,10 @@ mod wasi;
 use std::time::{Duration, Instant};
 
 use mtls_core::auth::Credentials;
+use mtls_core::client::Auth;
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::io::std_adapter::StdClient;
 use mtls_core::tls::Trust;
-use mtls_core::Auth;
 use mtls_core::{ApiRequest, ClientConfig};
 use mtls_sandbox::{Sandbox, SandboxConfig};
 use wasi::{run_component, user_path, Certs, NETWORK};

@@ -25,8 +25,8 @@ pub mod presets;
 pub mod time;
 pub mod tls;
 
-pub use client::{ApiRequest, Auth, Client, ClientConfig, Event, Failure, FailureKind, RequestId};
-pub use error::{Error, ErrorKind};
+pub use client::{ApiRequest, Client, ClientConfig};
+pub use error::Error;
 
 /// The layers' own state machines and parsers, for the crate's layer tests, the fuzzers and
 /// the benches: one hidden door (`cfg(fuzzing)` or the `internals` feature), not an API.

@@ -45,7 +45,7 @@ impl Instant {
     }
 
     /// `self + d`, or `None` on overflow.
-    pub fn checked_add(self, d: Duration) -> Option<Instant> {
+    fn checked_add(self, d: Duration) -> Option<Instant> {
         let ms = u64::try_from(d.as_millis()).ok()?;
         self.0.checked_add(ms).map(Instant)
     }

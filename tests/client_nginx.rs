@@ -5,13 +5,14 @@
 mod nginx;
 
 use mtls_core::auth::{AuthError, Credentials};
+use mtls_core::client::Auth;
+use mtls_core::client::Event;
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::io::std_adapter::StdClient;
 use mtls_core::io::RequestError;
 use mtls_core::presets::RateLimits;
 use mtls_core::tls::{TlsConfig, Trust};
-use mtls_core::Auth;
-use mtls_core::{ApiRequest, ClientConfig, Error, Event};
+use mtls_core::{ApiRequest, ClientConfig, Error};
 use mtls_sandbox::{IssueSpec, TestCa};
 use nginx::NginxServer;
 
@@ -100,7 +101,7 @@ fn token_exchange_and_two_calls_on_one_connection() {
             .map(String::from)
     };
     assert_eq!(conn(lines[0]), conn(lines[2]));
-    assert!(client.notices().iter().any(|e| matches!(
+    assert!(client.take_notices().iter().any(|e| matches!(
         e,
         Event::Connected {
             client_cert_requested: true,

@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use common::fake_api::{new_client, pump, respond_json, FakeApi, Responder, Seen};
 use common::*;
+use mtls_core::client::Auth;
+use mtls_core::client::Event;
 use mtls_core::time::Instant;
-use mtls_core::Auth;
-use mtls_core::{ApiRequest, Client, ClientConfig, Error, Event};
+use mtls_core::{ApiRequest, Client, ClientConfig, Error};
 
 /// The in-memory API, answering `GET /x` with `{"path":"/x"}`.
 fn new_api(pki: &TestServerPki) -> FakeApi {

@@ -4,12 +4,13 @@
 use std::sync::{Arc, Barrier};
 
 use mtls_core::auth::{AuthError, Credentials, IdempotencyKey, TokenCache};
+use mtls_core::client::Auth;
+use mtls_core::client::{Event, FailureKind};
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::io::std_adapter::StdClient;
 use mtls_core::io::RequestError;
 use mtls_core::tls::Trust;
-use mtls_core::Auth;
-use mtls_core::{ApiRequest, ClientConfig, Error, Event, FailureKind};
+use mtls_core::{ApiRequest, ClientConfig, Error};
 use mtls_sandbox::{Sandbox, SandboxConfig};
 
 fn sandbox() -> Sandbox {
@@ -42,7 +43,7 @@ fn user_path(sandbox: &Sandbox, id: u32) -> String {
     format!("/v2.01/{}/users/{id}", sandbox.client_id())
 }
 
-fn failure(result: Result<mtls_core::http::Response, RequestError>) -> mtls_core::Failure {
+fn failure(result: Result<mtls_core::http::Response, RequestError>) -> mtls_core::client::Failure {
     match result {
         Err(RequestError::Failed { failure: f, .. }) => f,
         other => panic!("expected a failure, got {other:?}"),
@@ -72,13 +73,13 @@ fn one_token_serves_many_calls_on_one_connection() {
     assert_eq!(sandbox.api_requests(), 6);
     assert_eq!(sandbox.connections(), 1);
     assert_eq!(client.connections(), 1);
-    let fetched = client
-        .notices()
+    let notices = client.take_notices();
+    let fetched = notices
         .iter()
         .filter(|e| matches!(e, Event::TokenFetched { .. }))
         .count();
     assert_eq!(fetched, 1);
-    assert!(client.notices().iter().any(|e| matches!(
+    assert!(notices.iter().any(|e| matches!(
         e,
         Event::Connected {
             client_cert_requested: true,
@@ -105,7 +106,7 @@ fn a_401_refreshes_the_token_and_retries_once() {
     assert_eq!(response.status, 200);
     assert_eq!(sandbox.token_requests(), 2);
     assert!(client
-        .notices()
+        .take_notices()
         .iter()
         .any(|e| matches!(e, Event::TokenRejected(_))));
 
@@ -328,7 +329,7 @@ fn a_server_that_does_not_ask_for_the_certificate_is_reported() {
     let mut client = client(&sandbox);
     // The sandbox then cannot authenticate the client by certificate but still answers.
     let _ = client.request(ApiRequest::get(&user_path(&sandbox, 1)));
-    assert!(client.notices().iter().any(|e| matches!(
+    assert!(client.take_notices().iter().any(|e| matches!(
         e,
         Event::Warning(mtls_core::client::Warning::ClientCertificateNotRequested)
     )));
@@ -366,7 +367,7 @@ fn a_client_certificate_the_server_refuses_fails_every_request_at_once() {
         assert_eq!(f.kind, FailureKind::NotSent);
         assert_eq!(
             f.error.kind(),
-            mtls_core::ErrorKind::ClientCertificateRejected
+            mtls_core::error::ErrorKind::ClientCertificateRejected
         );
         assert_eq!(
             f.error,
@@ -392,7 +393,7 @@ fn nothing_secret_reaches_debug_output() {
         .unwrap();
     let everything = format!(
         "{config_debug} {client:?} {:?} {response:?} {:?}",
-        client.notices(),
+        client.take_notices(),
         client.client()
     );
     assert!(!everything.contains(sandbox.api_key()), "API key leaked");

@@ -8,9 +8,10 @@ use std::time::Duration;
 use common::fake_api::{new_client, pump, FakeApi};
 use common::*;
 use mtls_core::auth::Credentials;
+use mtls_core::client::Auth;
+use mtls_core::client::{Event, FailureKind};
 use mtls_core::time::Instant;
-use mtls_core::Auth;
-use mtls_core::{ApiRequest, Client, ClientConfig, Error, Event, FailureKind};
+use mtls_core::{ApiRequest, Client, ClientConfig, Error};
 
 fn statuses(events: &[Event]) -> Vec<String> {
     events

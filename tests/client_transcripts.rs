@@ -11,8 +11,9 @@ use std::io::Write;
 use common::fake_api::{new_client, respond_json, FakeApi, Responder};
 use common::*;
 use mtls_core::client::ConnectionState::{self, *};
+use mtls_core::client::Event;
 use mtls_core::time::Instant;
-use mtls_core::{ApiRequest, Client, Event};
+use mtls_core::{ApiRequest, Client};
 
 /// One thing the host does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -477,8 +478,8 @@ fn a_request_that_reached_the_server_is_never_reported_not_sent() {
         );
         assert!(last.contains(&failed), "{transcript:#?}");
         // The message says the handshake failed, and that the request may have arrived.
-        let failure = mtls_core::Failure {
-            kind: mtls_core::FailureKind::OutcomeUnknown,
+        let failure = mtls_core::client::Failure {
+            kind: mtls_core::client::FailureKind::OutcomeUnknown,
             error: mtls_core::Error::Tls(mtls_core::tls::TlsError::Truncated {
                 during_handshake: true,
             }),

@@ -143,7 +143,6 @@ fn mastercard_wrapped_list() {
     );
     assert_eq!(entry.recoverable, Some(false));
     assert_eq!(entry.details, None);
-    assert!(entry.is_invalid_client_cert());
     assert_eq!(
         e.to_string(),
         "Mastercard error: INVALID_CLIENT_CERT: The client certificate is invalid or missing \
@@ -161,7 +160,7 @@ fn mastercard_flat_form_from_the_seed() {
     }"#;
     let e = parse_mastercard_error(body).unwrap();
     assert_eq!(e.errors.len(), 1);
-    assert!(e.is_invalid_client_cert());
+    assert!(ErrorBody::Mastercard(e.clone()).is_invalid_client_cert());
     assert_eq!(ErrorBody::parse(body), ErrorBody::Mastercard(e));
 }
 
@@ -180,7 +179,7 @@ fn mastercard_variants() {
         x.details = Some("d".into());
         x
     });
-    assert!(!e.is_invalid_client_cert());
+    assert!(!ErrorBody::Mastercard(e.clone()).is_invalid_client_cert());
     // Several errors, lower-case code still recognised, capped.
     let items: Vec<String> = (0..MAX_MASTERCARD_ERRORS + 2)
         .map(|i| format!(r#"{{"ReasonCode":"invalid_client_cert","Description":"d{i}"}}"#))
@@ -189,7 +188,7 @@ fn mastercard_variants() {
     let e = parse_mastercard_error(body.as_bytes()).unwrap();
     assert_eq!(e.errors.len(), MAX_MASTERCARD_ERRORS);
     assert!(e.truncated);
-    assert!(e.is_invalid_client_cert());
+    assert!(ErrorBody::Mastercard(e.clone()).is_invalid_client_cert());
     // Empty list: not a Mastercard error.
     assert_eq!(
         parse_mastercard_error(br#"{"Errors":{"Error":[]}}"#),

@@ -5,7 +5,7 @@ use mtls_core::internals::{
     parse_rate_limit_values, RateLimitError, MANGOPAY_PRODUCTION, MANGOPAY_PRODUCTION_MTLS,
     MANGOPAY_SANDBOX, MANGOPAY_SANDBOX_MTLS, MASTERCARD_PRODUCTION, MASTERCARD_SANDBOX,
 };
-use mtls_core::presets::{check_base_url, BaseUrlWarning, Preset, RateLimits, Vendor};
+use mtls_core::presets::{check_base_url, BaseUrlWarning, Preset, RateLimits};
 
 #[test]
 fn preset_urls_from_the_seeds() {
@@ -30,10 +30,12 @@ fn preset_urls_from_the_seeds() {
         Some(Preset::MangopaySandbox)
     );
     assert_eq!(Preset::from_name("nope"), None);
-    assert_eq!(Preset::MangopayProduction.vendor(), Vendor::Mangopay);
-    assert_eq!(Preset::MastercardSandbox.vendor(), Vendor::Mastercard);
-    assert!(Preset::MastercardSandbox.is_sandbox());
-    assert!(!Preset::MangopayProduction.is_sandbox());
+    // What the vendor decides: a token exchange for Mangopay, certificate-only for Mastercard.
+    assert_eq!(
+        Preset::MangopayProduction.token_path(),
+        Some("/v2.01/oauth/token")
+    );
+    assert_eq!(Preset::MastercardSandbox.token_path(), None);
     assert_eq!(
         Preset::MangopaySandbox.token_path(),
         Some("/v2.01/oauth/token")

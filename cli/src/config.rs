@@ -4,11 +4,12 @@ use std::time::Duration;
 
 use clap::Args;
 use mtls_core::auth::Credentials;
+use mtls_core::client::Auth;
 use mtls_core::identity::load::{IdentitySources, LoadedIdentity};
 use mtls_core::io::std_adapter::wall_clock_now;
 use mtls_core::presets::Preset;
 use mtls_core::tls::Trust;
-use mtls_core::{Auth, ClientConfig};
+use mtls_core::ClientConfig;
 use zeroize::Zeroizing;
 
 use crate::{non_empty, Fail, IdentityArgs};

@@ -4,10 +4,11 @@ use std::io::{Read, Write};
 
 use clap::Args;
 use mtls_core::auth::IdempotencyKey;
+use mtls_core::client::Event;
 use mtls_core::http::Response;
 use mtls_core::io::std_adapter::StdClient;
 use mtls_core::presets::ErrorBody;
-use mtls_core::{ApiRequest, Event};
+use mtls_core::ApiRequest;
 
 use crate::config::{client_config, ApiArgs};
 use crate::{error, warning, Fail};

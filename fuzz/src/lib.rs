@@ -20,6 +20,7 @@ use std::vec::Vec;
 
 use mtls_core::auth::Credentials;
 use mtls_core::client::BaseUrl;
+use mtls_core::client::{Auth, Event};
 use mtls_core::http::{HttpError, Limits, LocalError, Response};
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::internals::{
@@ -29,7 +30,7 @@ use mtls_core::internals::{
 use mtls_core::presets::{self, ErrorBody, RateLimits};
 use mtls_core::time::{Instant, UnixTime};
 use mtls_core::tls::{TlsConfig, TlsError, TlsLimits, Trust};
-use mtls_core::{ApiRequest, Auth, Client, ClientConfig, Event};
+use mtls_core::{ApiRequest, Client, ClientConfig};
 
 // ---------------------------------------------------------------------------------------
 // Input slicing

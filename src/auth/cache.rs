@@ -47,16 +47,6 @@ impl CachePolicy {
         self
     }
 
-    /// The refresh margin.
-    pub const fn refresh_margin(&self) -> Duration {
-        self.refresh_margin
-    }
-
-    /// The fetch timeout.
-    pub const fn fetch_timeout(&self) -> Duration {
-        self.fetch_timeout
-    }
-
     /// How long a token with `lifetime` left is reused before refreshing:
     /// `lifetime - margin`, or `lifetime / 2` when `lifetime <= margin` (with the default
     /// 30 s margin: 3600 s gives 3570 s, 20 s gives 10 s).
@@ -241,7 +231,7 @@ impl ExportedToken {
 ///   in flight the others keep getting the old token, which the server still accepts. With
 ///   no token, or an expired one, the others wait.
 /// - One fetch is in flight at a time. It ends when completed, when the fetching connection
-///   gives up (abandoned), or when it has been in flight for [`CachePolicy::fetch_timeout`];
+///   gives up (abandoned), or when it has been in flight for the policy's fetch timeout ([`CachePolicy::with_fetch_timeout`]);
 ///   after that the next caller fetches. A late completion of a timed-out fetch still
 ///   installs its token if it succeeded.
 /// - A `401` on an API request drops the token only if it is still the one that request

@@ -7,7 +7,7 @@
 //!
 //! # What the client does
 //!
-//! The client takes its [`Credentials`] from [`Auth`](crate::Auth) and its [`TokenCache`] from
+//! The client takes its [`Credentials`] from [`Auth`](crate::client::Auth) and its [`TokenCache`] from
 //! [`ClientConfig::token_cache`](crate::client::ClientConfig::token_cache): clone one cache
 //! into several configs to share it (one token, one fetch at a time, for all of them); a
 //! fresh cache is private to its client.
@@ -23,7 +23,7 @@
 //!
 //! When an API response comes back `401`, the [`RetryPolicy`] applies: Mangopay's SCA answer
 //! (`WWW-Authenticate: PendingUserAction RedirectUrl=...`) is reported as
-//! [`Event::ScaRequired`](crate::Event::ScaRequired) with the token kept; any other `401`
+//! [`Event::ScaRequired`](crate::client::Event::ScaRequired) with the token kept; any other `401`
 //! drops the token the request carried (not a newer one) and sends the request once more
 //! with a fresh token (safe even for a POST without an idempotency key: the server did not
 //! act on it). A POST with an [`IdempotencyKey`] carries it in the `Idempotency-Key` header.

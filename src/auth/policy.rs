@@ -125,7 +125,7 @@ pub enum AuthDecision<'a> {
 /// by default ([`RetryPolicy::default`]) a `401` invalidates the token and the request is
 /// sent once more with a fresh token, never in a loop; Mangopay's SCA `401`
 /// (`WWW-Authenticate: PendingUserAction RedirectUrl=...`) is not a token problem and becomes
-/// [`Event::ScaRequired`](crate::Event::ScaRequired), the token kept.
+/// [`Event::ScaRequired`](crate::client::Event::ScaRequired), the token kept.
 ///
 /// A retry after a `401` is safe even for a POST without an idempotency key: the server
 /// refused the request before acting on it. This applies to API requests only; a failed

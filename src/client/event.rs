@@ -51,7 +51,8 @@ pub enum FailureKind {
 /// Why a request ended without a response.
 ///
 /// ```
-/// use mtls_core::{Error, Failure, FailureKind};
+/// use mtls_core::{Error};
+/// use mtls_core::client::{Failure, FailureKind};
 /// let failure = Failure { kind: FailureKind::OutcomeUnknown, error: Error::Timeout };
 /// assert_eq!(
 ///     failure.to_string(),

@@ -117,7 +117,8 @@ pub enum ConnectionState {
 /// ```
 /// use embedded_io::{Read, Write};
 /// use mtls_core::time::{Instant, UnixTime};
-/// use mtls_core::{ApiRequest, Client, Event};
+/// use mtls_core::{ApiRequest, Client};
+/// use mtls_core::client::Event;
 ///
 /// fn get_user<T: Read + Write>(
 ///     client: &mut Client,

@@ -45,7 +45,7 @@ pub enum DriveStatus {
 }
 
 /// Bytes moved per read or write call.
-pub const CHUNK: usize = 4096;
+const CHUNK: usize = 4096;
 
 /// Runs `client` over `transport` until it is idle or needs a new connection, handing every
 /// event to `on_event`.
@@ -62,7 +62,7 @@ pub const CHUNK: usize = 4096;
 /// #   -> Result<(), T::Error> {
 /// let clock = || mtls_core::time::Instant::from_millis(0); // your monotonic timer
 /// let status = drive(client, socket, &clock, 10_000, &mut |_, _| {}, &mut |event| {
-///     if let mtls_core::Event::Response(id, response) = event {
+///     if let mtls_core::client::Event::Response(id, response) = event {
 ///         // handle the response
 ///         let _ = (id, response.status);
 ///     }

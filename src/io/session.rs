@@ -157,7 +157,7 @@ where
     }
 
     /// The sans-IO client inside.
-    pub fn client(&self) -> &Client {
+    pub(crate) fn client(&self) -> &Client {
         &self.client
     }
 

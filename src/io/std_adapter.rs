@@ -181,12 +181,8 @@ impl StdClient {
         self.session.connections()
     }
 
-    /// Events other than request outcomes (connections, tokens, warnings), oldest first.
-    pub fn notices(&self) -> &[Event] {
-        &self.session.notices
-    }
-
-    /// Takes the notices gathered so far.
+    /// Takes the events other than request outcomes (connections, tokens, warnings)
+    /// gathered so far, oldest first.
     pub fn take_notices(&mut self) -> Vec<Event> {
         core::mem::take(&mut self.session.notices)
     }

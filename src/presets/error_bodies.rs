@@ -88,7 +88,7 @@ pub struct MastercardError {
 
 impl MastercardError {
     /// Whether any error has reason code `INVALID_CLIENT_CERT`.
-    pub fn is_invalid_client_cert(&self) -> bool {
+    pub(crate) fn is_invalid_client_cert(&self) -> bool {
         self.errors
             .iter()
             .any(MastercardErrorEntry::is_invalid_client_cert)
@@ -126,7 +126,7 @@ pub struct MastercardErrorEntry {
 
 impl MastercardErrorEntry {
     /// Whether the reason code is `INVALID_CLIENT_CERT` (ASCII case ignored).
-    pub fn is_invalid_client_cert(&self) -> bool {
+    pub(crate) fn is_invalid_client_cert(&self) -> bool {
         self.reason_code
             .as_deref()
             .is_some_and(|c| c.eq_ignore_ascii_case(INVALID_CLIENT_CERT))

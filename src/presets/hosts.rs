@@ -19,10 +19,9 @@ pub const MASTERCARD_SANDBOX: &str = "https://mtf.services.mastercard.com";
 /// Mastercard production. Individual APIs add a path and may use another host.
 pub const MASTERCARD_PRODUCTION: &str = "https://services.mastercard.com";
 
-/// Who runs an API.
+/// Who runs an API: what decides how it authorises.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Vendor {
+enum Vendor {
     /// Mangopay.
     Mangopay,
     /// Mastercard.
@@ -81,16 +80,11 @@ impl Preset {
     }
 
     /// Who runs it.
-    pub const fn vendor(self) -> Vendor {
+    const fn vendor(self) -> Vendor {
         match self {
             Preset::MangopaySandbox | Preset::MangopayProduction => Vendor::Mangopay,
             Preset::MastercardSandbox | Preset::MastercardProduction => Vendor::Mastercard,
         }
-    }
-
-    /// Whether it is a test environment.
-    pub const fn is_sandbox(self) -> bool {
-        matches!(self, Preset::MangopaySandbox | Preset::MastercardSandbox)
     }
 
     /// The OAuth client-credentials token path, for APIs that use one (Mangopay:

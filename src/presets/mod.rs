@@ -56,5 +56,5 @@ pub(crate) mod rate_limits;
 pub use error_bodies::{
     ErrorBody, FieldError, MangopayError, MastercardError, MastercardErrorEntry, UnrecognisedBody,
 };
-pub use hosts::{check_base_url, BaseUrlWarning, Preset, Vendor};
+pub use hosts::{check_base_url, BaseUrlWarning, Preset};
 pub use rate_limits::{RateLimitValues, RateLimits};

@@ -5,8 +5,9 @@
 use std::io::{Read, Write};
 
 use mtls_core::auth::Credentials;
+use mtls_core::client::{Auth, Event};
 use mtls_core::time::Instant;
-use mtls_core::{Auth, Client, ClientConfig, Event};
+use mtls_core::{Client, ClientConfig};
 use rustls::version::TLS13;
 use rustls::ServerConnection;
 

@@ -150,7 +150,7 @@ pub fn run(args: &[String], env: &[(String, String)]) -> bool {
         }
     });
     for notice in &session.notices {
-        if let mtls_core::Event::Warning(w) = notice {
+        if let mtls_core::client::Event::Warning(w) = notice {
             eprintln!("mtls: warning: {w}");
         }
     }

@@ -7,7 +7,9 @@ use std::string::String;
 use std::vec::Vec;
 
 use mtls_core::identity::{CaBundle, Identity};
-use mtls_core::{ApiRequest, Error as CoreError, ErrorKind, FailureKind};
+use mtls_core::{ApiRequest, Error as CoreError};
+use mtls_core::error::{ErrorKind};
+use mtls_core::client::{FailureKind};
 
 use crate::config::{self, ConfigError, Settings};
 use crate::session::{new_session, Session};
@@ -148,7 +150,7 @@ fn response(r: mtls_core::http::Response) -> Response {
 }
 
 fn not_sent(e: &CoreError) -> Error {
-    let failure = mtls_core::Failure {
+    let failure = mtls_core::client::Failure {
         kind: FailureKind::NotSent,
         error: e.clone(),
     };
@@ -157,7 +159,7 @@ fn not_sent(e: &CoreError) -> Error {
 }
 
 /// One WIT case per `ErrorKind`; `message` is the core's text for the failure.
-fn error(failure: &mtls_core::Failure, message: String) -> Error {
+fn error(failure: &mtls_core::client::Failure, message: String) -> Error {
     let f = Failure {
         message,
         delivery: match failure.kind {

@@ -26,7 +26,8 @@ use mtls_core::auth::Credentials;
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::time::{Instant, UnixTime};
 use mtls_core::tls::Trust;
-use mtls_core::{ApiRequest, Auth, Client, ClientConfig, Event};
+use mtls_core::{ApiRequest, Client, ClientConfig};
+use mtls_core::client::{Auth, Event};
 
 /// The heap handed to `embedded-alloc`. Change it here; see README.md for how much the flow
 /// below needs.
@@ -316,7 +317,7 @@ mod stats {
         mark("after handle_input");
     }
 
-    pub fn event(event: &mtls_core::Event) {
+    pub fn event(event: &mtls_core::client::Event) {
         hprintln!("event: {:?}", event);
     }
 

@@ -292,7 +292,7 @@ pub fn parse_mangopay_error(body: &[u8]) -> Result<MangopayError, UnrecognisedBo
 /// use mtls_core::internals::parse_mastercard_error;
 /// let e = parse_mastercard_error(br#"{"Source":"Gateway","ReasonCode":"INVALID_CLIENT_CERT",
 ///     "Description":"The client certificate is invalid or missing.","Recoverable":false}"#).unwrap();
-/// assert!(e.is_invalid_client_cert());
+/// assert_eq!(e.errors[0].reason_code.as_deref(), Some("INVALID_CLIENT_CERT"));
 /// ```
 ///
 /// # Errors

@@ -6,10 +6,10 @@ use core::time::Duration;
 use std::string::String;
 use std::vec::Vec;
 
+use mtls_core::client::FailureKind;
+use mtls_core::error::ErrorKind;
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::{ApiRequest, Error as CoreError};
-use mtls_core::error::{ErrorKind};
-use mtls_core::client::{FailureKind};
 
 use crate::config::{self, ConfigError, Settings};
 use crate::session::{new_session, Session};

@@ -5,11 +5,11 @@ use core::time::Duration;
 use std::string::String;
 
 use mtls_core::auth::Credentials;
+use mtls_core::client::Auth;
 use mtls_core::identity::load::IdentitySources;
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::tls::Trust;
 use mtls_core::{ClientConfig, Error};
-use mtls_core::client::{Auth};
 
 use crate::session::wall_clock_now;
 

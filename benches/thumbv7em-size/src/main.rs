@@ -23,11 +23,11 @@ use embedded_alloc::LlffHeap;
 use panic_halt as _;
 
 use mtls_core::auth::Credentials;
+use mtls_core::client::{Auth, Event};
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::time::{Instant, UnixTime};
 use mtls_core::tls::Trust;
 use mtls_core::{ApiRequest, Client, ClientConfig};
-use mtls_core::client::{Auth, Event};
 
 /// The heap handed to `embedded-alloc`. Change it here; see README.md for how much the flow
 /// below needs.
@@ -143,7 +143,10 @@ fn run() -> u32 {
 
     let mut client = Client::new(config);
     let _id = client.send(ApiRequest::get("/status"), Instant::from_millis(0));
-    if client.open_connection(Instant::from_millis(0), wall).is_err() {
+    if client
+        .open_connection(Instant::from_millis(0), wall)
+        .is_err()
+    {
         return 5;
     }
     #[cfg(feature = "heap-stats")]

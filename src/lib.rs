@@ -46,6 +46,19 @@ pub mod internals {
     // tls
     pub use crate::tls::connection::{TlsConnection, TlsEvent};
 
+    /// A [`TlsConfig`](crate::tls::TlsConfig) on another rustls crypto provider than
+    /// `rustls-rustcrypto`'s. For the fuzzers: with a provider whose randomness and key
+    /// exchange are deterministic, a recorded server flight replays through the whole
+    /// handshake. Never a production path: the provider decides what is random and which
+    /// signatures verify.
+    pub fn dangerous_tls_config_with_provider(
+        identity: &crate::identity::Identity,
+        trust: crate::tls::Trust,
+        provider: alloc::sync::Arc<rustls::crypto::CryptoProvider>,
+    ) -> Result<crate::tls::TlsConfig, crate::tls::TlsError> {
+        crate::tls::TlsConfig::build_with_provider(Some(identity), trust, provider)
+    }
+
     // auth
     pub use crate::auth::cache::{Acquire, CachedTokenExt, FetchTicket, Generation, TokenCacheExt};
     pub use crate::auth::credentials::{

@@ -12,6 +12,9 @@
 
 #![allow(dead_code, clippy::all)]
 
+#[path = "deterministic.rs"]
+pub mod deterministic;
+
 use std::collections::HashMap;
 use std::string::String;
 use std::sync::OnceLock;
@@ -95,12 +98,17 @@ impl<'a> Bytes<'a> {
 pub const CA_PEM: &[u8] = include_bytes!("../fixtures/ca.pem");
 pub const CLIENT_CERT_PEM: &[u8] = include_bytes!("../fixtures/client.pem");
 pub const CLIENT_KEY_PEM: &[u8] = include_bytes!("../fixtures/client.key");
+/// Only for the seed recorder's server (`tests/fuzz_seeds.rs`).
+pub const SERVER_CERT_PEM: &[u8] = include_bytes!("../fixtures/server.pem");
+pub const SERVER_KEY_PEM: &[u8] = include_bytes!("../fixtures/server.key");
 pub const SERVER_NAME: &str = "api.fuzz.test";
 pub const BASE_URL: &str = "https://api.fuzz.test";
 
-/// 2030-01-01T00:00:00Z: inside the fixtures' validity (2026-11-25 .. 2126-11-01).
+/// 2030-01-01T00:00:00Z: inside the fixtures' validity (2026-12-02 .. 2126-11-08).
+pub const FIXED_NOW_SECS: u64 = 1_893_456_000;
+
 pub fn fixed_now() -> UnixTime {
-    UnixTime::since_unix_epoch(Duration::from_secs(1_893_456_000))
+    UnixTime::since_unix_epoch(Duration::from_secs(FIXED_NOW_SECS))
 }
 
 pub fn identity() -> &'static Identity {
@@ -110,11 +118,19 @@ pub fn identity() -> &'static Identity {
     })
 }
 
+/// The fixture identity trusting the fixture CA, on the deterministic provider
+/// ([`deterministic`]): call [`deterministic::reset`] before opening a connection and the
+/// same steps send the same bytes in every run.
 pub fn tls_config() -> &'static TlsConfig {
     static CFG: OnceLock<TlsConfig> = OnceLock::new();
     CFG.get_or_init(|| {
         let ca = CaBundle::from_pem(CA_PEM).expect("fixture CA");
-        TlsConfig::new(identity(), Trust::Custom(ca)).expect("fixture TLS config")
+        mtls_core::internals::dangerous_tls_config_with_provider(
+            identity(),
+            Trust::Custom(ca),
+            deterministic::shared_provider(),
+        )
+        .expect("fixture TLS config")
     })
 }
 
@@ -377,9 +393,14 @@ pub fn http_response(data: &[u8]) {
 // 2. http_request_encode
 // ---------------------------------------------------------------------------------------
 
-const METHODS: [&str; 8] = [
+// The values `pick_or_string` picks by index (the seed generator, `tests/fuzz_seeds.rs`,
+// encodes with them).
+pub const METHODS: [&str; 8] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT",
 ];
+pub const HOSTS: [&str; 3] = ["api.example.com", "[::1]:8443", "127.0.0.1:1"];
+pub const TARGETS: [&str; 4] = ["/", "*", "/v2.01/oauth/token", "/a?b=c"];
+pub const HEADER_NAMES: [&str; 4] = ["Accept", "Authorization", "X-A", "Host"];
 
 fn pick_or_string(input: &mut Bytes<'_>, known: &[&str]) -> String {
     let sel = input.u8();
@@ -395,15 +416,12 @@ pub fn http_request_encode(data: &[u8]) {
     let flags = input.u8();
     let buf_len = input.u16() as usize;
     let method = pick_or_string(&mut input, &METHODS);
-    let host = pick_or_string(
-        &mut input,
-        &["api.example.com", "[::1]:8443", "127.0.0.1:1"],
-    );
-    let target = pick_or_string(&mut input, &["/", "*", "/v2.01/oauth/token", "/a?b=c"]);
+    let host = pick_or_string(&mut input, &HOSTS);
+    let target = pick_or_string(&mut input, &TARGETS);
     let n_headers = (input.u8() % 8) as usize;
     let mut owned: Vec<(String, String)> = Vec::new();
     for _ in 0..n_headers {
-        let name = pick_or_string(&mut input, &["Accept", "Authorization", "X-A", "Host"]);
+        let name = pick_or_string(&mut input, &HEADER_NAMES);
         let value = input.string();
         owned.push((name, value));
     }
@@ -686,13 +704,30 @@ fn check_tls_error(e: &TlsError) {
     );
 }
 
-fn drain_tls(tls: &mut TlsConnection) {
+/// How far one `tls_client` run got (for `tests/fuzz_seeds.rs`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsSummary {
+    pub handshake_complete: bool,
+    /// Plaintext bytes received.
+    pub plaintext: usize,
+    pub peer_closed: bool,
+    /// The error that ended the input, if any (not the final `handle_eof`'s).
+    pub error: Option<TlsError>,
+}
+
+fn drain_tls(tls: &mut TlsConnection, summary: &mut TlsSummary) {
     let mut buf = [0u8; 4096];
     while tls.poll_transmit(&mut buf) > 0 {}
     while let Some(ev) = tls.poll_event() {
         match ev {
-            TlsEvent::HandshakeComplete { .. } => assert!(!tls.is_handshaking()),
-            TlsEvent::PeerClosed => assert!(tls.peer_closed()),
+            TlsEvent::HandshakeComplete { .. } => {
+                assert!(!tls.is_handshaking());
+                summary.handshake_complete = true;
+            }
+            TlsEvent::PeerClosed => {
+                assert!(tls.peer_closed());
+                summary.peer_closed = true;
+            }
         }
     }
     let n = tls.plaintext().len();
@@ -702,31 +737,50 @@ fn drain_tls(tls: &mut TlsConnection) {
             "plaintext before the handshake completed"
         );
     }
+    summary.plaintext += n;
     // An error found in records waiting behind a full buffer is typed; nothing to check.
     let _ = tls.consume_plaintext(n);
 }
 
+/// A client connection to [`SERVER_NAME`] opened at [`fixed_now`], with the deterministic
+/// stream started again: its ClientHello (and everything it sends after) is the same in
+/// every run, so the recorded seeds' server flights complete the handshake.
+pub fn tls_connection(limits: TlsLimits) -> TlsConnection {
+    deterministic::reset();
+    match TlsConnection::new(tls_config(), SERVER_NAME, limits, fixed_now()) {
+        Ok(t) => t,
+        Err(e) => panic!("TlsConnection::new failed: {e:?}"),
+    }
+}
+
+/// The small `TlsLimits` of `tls_client` inputs whose flags say so.
+pub fn small_tls_limits() -> TlsLimits {
+    TlsLimits {
+        max_incoming: 600,
+        max_outgoing: 4096,
+        max_plaintext_in: 64,
+        max_plaintext_out: 64,
+    }
+}
+
 pub fn tls_client(data: &[u8]) {
+    tls_client_run(data);
+}
+
+pub fn tls_client_run(data: &[u8]) -> TlsSummary {
+    let mut summary = TlsSummary::default();
     let mut input = Bytes::new(data);
     let flags = input.u8();
     let sizes = [input.u8(), input.u8(), input.u8()];
     let server_bytes = input.rest();
     let limits = if flags & 1 != 0 {
-        TlsLimits {
-            max_incoming: 600,
-            max_outgoing: 4096,
-            max_plaintext_in: 64,
-            max_plaintext_out: 64,
-        }
+        small_tls_limits()
     } else {
         TlsLimits::default()
     };
-    let mut tls = match TlsConnection::new(tls_config(), SERVER_NAME, limits, fixed_now()) {
-        Ok(t) => t,
-        Err(e) => panic!("TlsConnection::new failed: {e:?}"),
-    };
+    let mut tls = tls_connection(limits);
     assert!(!tls.pending_transmit().is_empty(), "no ClientHello");
-    drain_tls(&mut tls);
+    drain_tls(&mut tls, &mut summary);
 
     let mut rest = server_bytes;
     let mut i = 0usize;
@@ -746,7 +800,7 @@ pub fn tls_client(data: &[u8]) {
                 Ok(n) => {
                     assert!(n <= offered.len(), "took more than offered");
                     offered = &offered[n..];
-                    drain_tls(&mut tls);
+                    drain_tls(&mut tls, &mut summary);
                     if offered.is_empty() {
                         break;
                     }
@@ -786,19 +840,52 @@ pub fn tls_client(data: &[u8]) {
         if let Err(e) = tls.close() {
             check_tls_error(&e);
         }
-        drain_tls(&mut tls);
+        drain_tls(&mut tls, &mut summary);
     }
     match tls.handle_eof() {
         Ok(()) => assert!(tls.peer_closed(), "clean EOF without close_notify"),
         Err(e) => check_tls_error(&e),
     }
-    drain_tls(&mut tls);
+    drain_tls(&mut tls, &mut summary);
     let _ = (tls.version(), format!("{tls:?}"));
+    summary.error = failed;
+    summary
 }
 
 // ---------------------------------------------------------------------------------------
 // 6. client
 // ---------------------------------------------------------------------------------------
+
+// The input: a flags byte, then operations until the input ends. Each operation is one byte
+// (taken modulo 10) and its operands:
+//
+// | op | operands | what the host does |
+// |---|---|---|
+// | 0, 1, 2 | `n: u8`, `n` bytes (`n = 0`: the rest of the input) | `handle_input` with those server bytes |
+// | 3 | `n: u16` LE, `n` bytes (`n = 0`: the rest) | the same, for whole recorded flights |
+// | 4 | | `handle_eof` |
+// | 5 | `step: u8` (`0xFF`: then an absolute time, `u64` LE ms) | the clock moves by `step` x 100 ms, `handle_timeout` |
+// | 6 | | `open_connection` (at most 4 more) |
+// | 7 | a request (see `api_request`) | `send` |
+// | 8 | | `handle_timeout` at `poll_timeout` |
+// | 9 | | `transport_failed` |
+//
+// Flags: bit 0 `Auth::CertificateOnly` (no token exchange); bits 1-2 `max_attempts - 1`
+// (modulo 3); bit 3 a 50 ms request timeout; bit 4 tiny HTTP limits.
+//
+// The client's TLS is deterministic (see `deterministic`), so the seeds recorded by
+// `tests/fuzz_seeds.rs` (real server flights answering this very client) complete the
+// handshake, the token exchange and the API calls when replayed.
+
+/// Op codes, for the seed recorder.
+pub const OP_INPUT_U8: u8 = 0;
+pub const OP_INPUT_U16: u8 = 3;
+pub const OP_EOF: u8 = 4;
+pub const OP_WAIT: u8 = 5;
+pub const OP_OPEN: u8 = 6;
+pub const OP_SEND: u8 = 7;
+pub const OP_TIMER: u8 = 8;
+pub const OP_TRANSPORT_FAILED: u8 = 9;
 
 /// Tracks every request id and its outcome events.
 #[derive(Default)]
@@ -819,36 +906,17 @@ impl Outcomes {
     }
 }
 
-fn drain_client(client: &mut Client, outcomes: &mut Outcomes) {
-    let mut buf = [0u8; 2048];
-    for _ in 0..10_000 {
-        if client.poll_transmit(&mut buf) == 0 {
-            break;
-        }
-    }
-    while let Some(ev) = client.poll_event() {
-        match ev {
-            Event::Response(id, _) => outcomes.end(id.as_u64(), "Response"),
-            Event::ScaRequired { id, .. } => outcomes.end(id.as_u64(), "ScaRequired"),
-            Event::Failed(id, f) => {
-                if let mtls_core::Error::Tls(e) = &f.error {
-                    check_tls_error(e);
-                }
-                outcomes.end(id.as_u64(), "Failed")
-            }
-            Event::TokenRejected(id) => {
-                assert!(outcomes.sent.contains(&id.as_u64()));
-                assert!(
-                    !outcomes.ended.contains_key(&id.as_u64()),
-                    "TokenRejected after the end"
-                );
-            }
-            Event::ConnectionClosed {
-                error: Some(mtls_core::Error::Tls(e)),
-            } => check_tls_error(&e),
-            _ => {}
-        }
-    }
+/// How far one run got: the events it saw, counted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientSummary {
+    pub connected: u32,
+    pub tokens_fetched: u32,
+    pub tokens_rejected: u32,
+    /// The status of each `Response` event, in order.
+    pub responses: Vec<u16>,
+    pub sca_required: u32,
+    pub failed: u32,
+    pub closed: u32,
 }
 
 fn api_request(input: &mut Bytes<'_>) -> ApiRequest {
@@ -863,104 +931,207 @@ fn api_request(input: &mut Bytes<'_>) -> ApiRequest {
     }
 }
 
-pub fn client(data: &[u8]) {
-    let mut input = Bytes::new(data);
-    let flags = input.u8();
-    let auth = if flags & 1 != 0 {
-        Auth::CertificateOnly
-    } else {
-        Auth::ClientCredentials(credentials())
-    };
-    let mut config = ClientConfig::with_tls(BASE_URL, auth, tls_config().clone()).expect("config");
-    config.max_attempts = 1 + (flags >> 1) % 3;
-    if flags & 8 != 0 {
-        config.request_timeout = Duration::from_millis(50);
-    }
-    if flags & 16 != 0 {
-        config.http_limits = tiny_limits();
-    }
-    let mut client = Client::new(config);
-    let mut outcomes = Outcomes::default();
-    let mut now = Instant::from_millis(1_000);
+/// One run of the `client` target, step by step (the recorder drives it op by op and hands
+/// what the client transmitted to a real server).
+pub struct ClientHarness {
+    client: Client,
+    outcomes: Outcomes,
+    now: Instant,
+    opens: u32,
+    pub summary: ClientSummary,
+    /// Every byte the client transmitted, when recording.
+    pub transmitted: Option<Vec<u8>>,
+}
 
-    for r in [
-        ApiRequest::get("/v2.01/a"),
-        ApiRequest::post("/v2.01/b", b"{}".to_vec()),
-    ] {
-        let id = client.send(r, now);
-        outcomes.sent.push(id.as_u64());
+impl ClientHarness {
+    /// A client (configured by `flags`) with two requests queued and a connection opened.
+    pub fn new(flags: u8, record: bool) -> ClientHarness {
+        deterministic::reset();
+        let auth = if flags & 1 != 0 {
+            Auth::CertificateOnly
+        } else {
+            Auth::ClientCredentials(credentials())
+        };
+        let mut config =
+            ClientConfig::with_tls(BASE_URL, auth, tls_config().clone()).expect("config");
+        config.max_attempts = 1 + (flags >> 1) % 3;
+        if flags & 8 != 0 {
+            config.request_timeout = Duration::from_millis(50);
+        }
+        if flags & 16 != 0 {
+            config.http_limits = tiny_limits();
+        }
+        let mut h = ClientHarness {
+            client: Client::new(config),
+            outcomes: Outcomes::default(),
+            now: Instant::from_millis(1_000),
+            opens: 0,
+            summary: ClientSummary::default(),
+            transmitted: record.then(Vec::new),
+        };
+        for r in [
+            ApiRequest::get("/v2.01/a"),
+            ApiRequest::post("/v2.01/b", b"{}".to_vec()),
+        ] {
+            let id = h.client.send(r, h.now);
+            h.outcomes.sent.push(id.as_u64());
+        }
+        h.drain();
+        if h.client.open_connection(h.now, fixed_now()).is_err() {
+            panic!("open_connection failed with a valid config");
+        }
+        h.drain();
+        h
     }
-    drain_client(&mut client, &mut outcomes);
-    if client.open_connection(now, fixed_now()).is_err() {
-        panic!("open_connection failed with a valid config");
-    }
-    drain_client(&mut client, &mut outcomes);
 
-    let mut opens = 0;
-    while !input.is_empty() {
+    fn drain(&mut self) {
+        let mut buf = [0u8; 2048];
+        for _ in 0..10_000 {
+            let n = self.client.poll_transmit(&mut buf);
+            if n == 0 {
+                break;
+            }
+            if let Some(t) = &mut self.transmitted {
+                t.extend_from_slice(&buf[..n]);
+            }
+        }
+        let (outcomes, summary) = (&mut self.outcomes, &mut self.summary);
+        while let Some(ev) = self.client.poll_event() {
+            match ev {
+                Event::Connected { .. } => summary.connected += 1,
+                Event::TokenFetched { .. } => summary.tokens_fetched += 1,
+                Event::Response(id, r) => {
+                    summary.responses.push(r.status);
+                    outcomes.end(id.as_u64(), "Response")
+                }
+                Event::ScaRequired { id, .. } => {
+                    summary.sca_required += 1;
+                    outcomes.end(id.as_u64(), "ScaRequired")
+                }
+                Event::Failed(id, f) => {
+                    if let mtls_core::Error::Tls(e) = &f.error {
+                        check_tls_error(e);
+                    }
+                    summary.failed += 1;
+                    outcomes.end(id.as_u64(), "Failed")
+                }
+                Event::TokenRejected(id) => {
+                    summary.tokens_rejected += 1;
+                    assert!(outcomes.sent.contains(&id.as_u64()));
+                    assert!(
+                        !outcomes.ended.contains_key(&id.as_u64()),
+                        "TokenRejected after the end"
+                    );
+                }
+                Event::ConnectionClosed { error } => {
+                    summary.closed += 1;
+                    if let Some(mtls_core::Error::Tls(e)) = &error {
+                        check_tls_error(e);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Reads one operation from `input` and performs it.
+    pub fn step(&mut self, input: &mut Bytes<'_>) {
         match input.u8() % 10 {
-            0..=3 => {
-                let n = input.u8() as usize;
+            op @ 0..=3 => {
+                let n = if op == OP_INPUT_U16 {
+                    input.u16() as usize
+                } else {
+                    input.u8() as usize
+                };
                 let chunk = if n == 0 { input.rest() } else { input.take(n) };
                 let mut offered = chunk;
                 for _ in 0..4 {
-                    let taken = client.handle_input(offered, now);
+                    let taken = self.client.handle_input(offered, self.now);
                     assert!(
                         taken <= offered.len(),
                         "handle_input took more than offered"
                     );
                     offered = &offered[taken..];
-                    drain_client(&mut client, &mut outcomes);
+                    self.drain();
                     if offered.is_empty() || taken == 0 {
                         break;
                     }
                 }
             }
-            4 => client.handle_eof(now),
+            4 => self.client.handle_eof(self.now),
             5 => {
                 let step = input.u8();
-                now = if step == 0xFF {
-                    Instant::from_millis(input.u64().max(now.as_millis()))
+                self.now = if step == 0xFF {
+                    Instant::from_millis(input.u64().max(self.now.as_millis()))
                 } else {
-                    now + Duration::from_millis(u64::from(step) * 100)
+                    self.now + Duration::from_millis(u64::from(step) * 100)
                 };
-                client.handle_timeout(now);
+                self.client.handle_timeout(self.now);
             }
             6 => {
-                if opens < 4 {
-                    opens += 1;
-                    let _ = client.open_connection(now, fixed_now());
+                if self.opens < 4 {
+                    self.opens += 1;
+                    let _ = self.client.open_connection(self.now, fixed_now());
                 }
             }
             7 => {
-                let r = api_request(&mut input);
-                let id = client.send(r, now);
-                assert!(!outcomes.sent.contains(&id.as_u64()), "request id reused");
-                outcomes.sent.push(id.as_u64());
+                let r = api_request(input);
+                let id = self.client.send(r, self.now);
+                assert!(
+                    !self.outcomes.sent.contains(&id.as_u64()),
+                    "request id reused"
+                );
+                self.outcomes.sent.push(id.as_u64());
             }
             8 => {
-                if let Some(t) = client.poll_timeout() {
-                    now = now.max(t);
-                    client.handle_timeout(now);
+                if let Some(t) = self.client.poll_timeout() {
+                    self.now = self.now.max(t);
+                    self.client.handle_timeout(self.now);
                 }
             }
-            _ => client.transport_failed(),
+            _ => self.client.transport_failed(),
         }
-        drain_client(&mut client, &mut outcomes);
+        self.drain();
     }
 
-    // Wind down: the transport goes away for good. Every request must now have ended
-    // exactly once.
-    client.handle_eof(now);
-    drain_client(&mut client, &mut outcomes);
-    client.transport_failed();
-    drain_client(&mut client, &mut outcomes);
-    assert!(client.is_idle(), "requests left after transport_failed");
-    for id in &outcomes.sent {
-        assert_eq!(
-            outcomes.ended.get(id).copied().unwrap_or(0),
-            1,
-            "request {id} has no outcome event"
-        );
+    /// Whether the client has a live connection (for the recorder).
+    pub fn is_connected(&self) -> bool {
+        self.client.is_connected()
     }
+
+    /// Winds down: the transport goes away for good. Every request must now have ended
+    /// exactly once.
+    pub fn finish(mut self) -> ClientSummary {
+        self.client.handle_eof(self.now);
+        self.drain();
+        self.client.transport_failed();
+        self.drain();
+        assert!(
+            self.client.is_idle(),
+            "requests left after transport_failed"
+        );
+        for id in &self.outcomes.sent {
+            assert_eq!(
+                self.outcomes.ended.get(id).copied().unwrap_or(0),
+                1,
+                "request {id} has no outcome event"
+            );
+        }
+        self.summary
+    }
+}
+
+/// Runs one input and says how far it got.
+pub fn client_run(data: &[u8]) -> ClientSummary {
+    let mut input = Bytes::new(data);
+    let flags = input.u8();
+    let mut h = ClientHarness::new(flags, false);
+    while !input.is_empty() {
+        h.step(&mut input);
+    }
+    h.finish()
+}
+
+pub fn client(data: &[u8]) {
+    client_run(data);
 }

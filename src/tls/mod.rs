@@ -103,7 +103,17 @@ impl TlsConfig {
     }
 
     fn build(identity: Option<&Identity>, trust: Trust) -> Result<TlsConfig, TlsError> {
-        let provider: Arc<CryptoProvider> = Arc::new(rustls_rustcrypto::provider());
+        TlsConfig::build_with_provider(identity, trust, Arc::new(rustls_rustcrypto::provider()))
+    }
+
+    /// [`TlsConfig::build`] with another crypto provider. Only the fuzzers' deterministic
+    /// provider (through the hidden door, `internals::dangerous_tls_config_with_provider`)
+    /// comes here with anything but `rustls-rustcrypto`'s.
+    pub(crate) fn build_with_provider(
+        identity: Option<&Identity>,
+        trust: Trust,
+        provider: Arc<CryptoProvider>,
+    ) -> Result<TlsConfig, TlsError> {
         let mut roots = RootCertStore::empty();
         match trust {
             #[cfg(feature = "webpki-roots")]

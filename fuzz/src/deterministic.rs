@@ -10,6 +10,14 @@
 //! - `key_provider`: P-256 keys sign with RFC 6979 deterministic nonces (other key types go
 //!   to `rustls-rustcrypto`, randomized: the fixtures are P-256).
 //!
+//! - `signature_verification_algorithms`: `rustls-rustcrypto`'s, memoized.
+//!
+//! Memoized: every public-key operation (signature checks, signing, key generation, Diffie-
+//! Hellman) is a pure function of its inputs, and a replayed seed repeats the same ones in
+//! every execution, so a small per-thread table of recent answers makes a full handshake
+//! several times cheaper without changing any answer (a mutated input misses the table and
+//! is computed).
+//!
 //! The stream's state is per thread and starts again at [`reset`], which the harness calls
 //! at the start of every input: the same input then sends the same bytes (same ClientHello,
 //! same key shares, same CertificateVerify), so the server bytes recorded against one run
@@ -20,7 +28,8 @@
 //! Never use this outside the fuzz harness: everything it calls random is predictable.
 
 use std::boxed::Box;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::vec::Vec;
@@ -29,9 +38,11 @@ use p256::ecdsa::signature::Signer as _;
 use p256::pkcs8::DecodePrivateKey as _;
 use rustls::crypto::{
     ActiveKeyExchange, CryptoProvider, GetRandomFailed, KeyProvider, SecureRandom, SharedSecret,
-    SupportedKxGroup,
+    SupportedKxGroup, WebPkiSupportedAlgorithms,
 };
-use rustls::pki_types::PrivateKeyDer;
+use rustls::pki_types::{
+    AlgorithmIdentifier, InvalidSignature, PrivateKeyDer, SignatureVerificationAlgorithm,
+};
 use rustls::sign::{Signer, SigningKey};
 use rustls::{Error, NamedGroup, PeerMisbehaved, SignatureAlgorithm, SignatureScheme};
 
@@ -72,20 +83,119 @@ fn array32() -> [u8; 32] {
     b
 }
 
-/// `rustls_rustcrypto::provider()` with deterministic randomness, key exchange and signing.
-pub fn provider() -> CryptoProvider {
-    CryptoProvider {
-        kx_groups: vec![&X25519, &P256, &P384],
-        secure_random: &Random,
-        key_provider: &Keys,
-        ..rustls_rustcrypto::provider()
+/// Answers kept per thread; the table starts again when full.
+const MEMO_ENTRIES: usize = 512;
+
+thread_local! {
+    static MEMO: RefCell<HashMap<Vec<u8>, Vec<u8>>> = RefCell::new(HashMap::new());
+}
+
+/// `compute()`'s answer for these inputs, from the table when it was computed before.
+/// `parts` must name the operation and hold every input.
+fn memo(parts: &[&[u8]], compute: impl FnOnce() -> Vec<u8>) -> Vec<u8> {
+    let mut key = Vec::new();
+    for part in parts {
+        key.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        key.extend_from_slice(part);
+    }
+    if let Some(hit) = MEMO.with(|m| m.borrow().get(&key).cloned()) {
+        return hit;
+    }
+    let value = compute();
+    MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= MEMO_ENTRIES {
+            m.clear();
+        }
+        m.insert(key, value.clone());
+    });
+    value
+}
+
+/// The provider: `rustls_rustcrypto::provider()` with deterministic randomness, key
+/// exchange and signing, and memoized public-key operations. Built once per process (its
+/// parts are stateless; the stream and the table live in the thread).
+pub fn shared_provider() -> Arc<CryptoProvider> {
+    static PROVIDER: std::sync::OnceLock<Arc<CryptoProvider>> = std::sync::OnceLock::new();
+    PROVIDER
+        .get_or_init(|| {
+            let base = rustls_rustcrypto::provider();
+            Arc::new(CryptoProvider {
+                kx_groups: vec![&X25519, &P256, &P384],
+                secure_random: &Random,
+                key_provider: &Keys,
+                signature_verification_algorithms: memoized(base.signature_verification_algorithms),
+                ..base
+            })
+        })
+        .clone()
+}
+
+/// The same algorithms, each behind [`Memoized`]. Leaks a few hundred bytes, once per
+/// process (rustls wants `'static` tables).
+fn memoized(base: WebPkiSupportedAlgorithms) -> WebPkiSupportedAlgorithms {
+    type Alg = &'static dyn SignatureVerificationAlgorithm;
+    let wrap = |a: &Alg| -> Alg { Box::leak(Box::new(Memoized(*a))) };
+    let all: Vec<Alg> = base.all.iter().map(wrap).collect();
+    let mapping: Vec<(SignatureScheme, &'static [Alg])> = base
+        .mapping
+        .iter()
+        .map(|(scheme, algs)| {
+            let algs: &'static [Alg] = Box::leak(algs.iter().map(wrap).collect());
+            (*scheme, algs)
+        })
+        .collect();
+    WebPkiSupportedAlgorithms {
+        all: Box::leak(all.into_boxed_slice()),
+        mapping: Box::leak(mapping.into_boxed_slice()),
     }
 }
 
-/// A provider built once (its parts are stateless; the stream lives in the thread).
-pub fn shared_provider() -> Arc<CryptoProvider> {
-    static PROVIDER: std::sync::OnceLock<Arc<CryptoProvider>> = std::sync::OnceLock::new();
-    PROVIDER.get_or_init(|| Arc::new(provider())).clone()
+#[derive(Debug)]
+struct Memoized(&'static dyn SignatureVerificationAlgorithm);
+
+impl SignatureVerificationAlgorithm for Memoized {
+    fn verify_signature(
+        &self,
+        public_key: &[u8],
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), InvalidSignature> {
+        let ok = memo(
+            &[
+                b"verify",
+                &self.0.public_key_alg_id(),
+                &self.0.signature_alg_id(),
+                public_key,
+                message,
+                signature,
+            ],
+            || {
+                vec![u8::from(
+                    self.0
+                        .verify_signature(public_key, message, signature)
+                        .is_ok(),
+                )]
+            },
+        );
+        if ok == [1] {
+            Ok(())
+        } else {
+            Err(InvalidSignature)
+        }
+    }
+
+    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+        self.0.public_key_alg_id()
+    }
+
+    fn signature_alg_id(&self) -> AlgorithmIdentifier {
+        self.0.signature_alg_id()
+    }
+
+    fn fips(&self) -> bool {
+        self.0.fips()
+    }
 }
 
 #[derive(Debug)]
@@ -117,7 +227,10 @@ impl SupportedKxGroup for X25519 {
 
     fn start(&self) -> Result<Box<dyn ActiveKeyExchange>, Error> {
         let secret = array32();
-        let public = x25519_dalek::x25519(secret, x25519_dalek::X25519_BASEPOINT_BYTES);
+        let public = memo(&[b"x25519 public", &secret], || {
+            x25519_dalek::x25519(secret, x25519_dalek::X25519_BASEPOINT_BYTES).to_vec()
+        });
+        let public = public.try_into().expect("32 bytes");
         Ok(Box::new(X25519Exchange { secret, public }))
     }
 }
@@ -127,9 +240,10 @@ impl ActiveKeyExchange for X25519Exchange {
         let peer: [u8; 32] = peer
             .try_into()
             .map_err(|_| Error::from(PeerMisbehaved::InvalidKeyShare))?;
-        Ok(SharedSecret::from(
-            &x25519_dalek::x25519(self.secret, peer)[..],
-        ))
+        let shared = memo(&[b"x25519", &self.secret, &peer], || {
+            x25519_dalek::x25519(self.secret, peer).to_vec()
+        });
+        Ok(SharedSecret::from(&shared[..]))
     }
 
     fn pub_key(&self) -> &[u8] {
@@ -166,18 +280,32 @@ macro_rules! nist_group {
                         break secret;
                     }
                 };
-                let public = secret.public_key().to_sec1_bytes();
+                let public = memo(&[stringify!($group).as_bytes(), &bytes], || {
+                    secret.public_key().to_sec1_bytes().into_vec()
+                })
+                .into_boxed_slice();
                 Ok(Box::new($exchange { secret, public }))
             }
         }
 
         impl ActiveKeyExchange for $exchange {
             fn complete(self: Box<Self>, peer: &[u8]) -> Result<SharedSecret, Error> {
-                let peer = $curve::PublicKey::from_sec1_bytes(peer)
-                    .map_err(|_| Error::from(PeerMisbehaved::InvalidKeyShare))?;
-                let shared =
-                    $curve::ecdh::diffie_hellman(self.secret.to_nonzero_scalar(), peer.as_affine());
-                Ok(SharedSecret::from(&shared.raw_secret_bytes()[..]))
+                let secret = self.secret.to_bytes();
+                let shared = memo(&[stringify!($exchange).as_bytes(), &secret, peer], || {
+                    match $curve::PublicKey::from_sec1_bytes(peer) {
+                        Ok(peer) => $curve::ecdh::diffie_hellman(
+                            self.secret.to_nonzero_scalar(),
+                            peer.as_affine(),
+                        )
+                        .raw_secret_bytes()
+                        .to_vec(),
+                        Err(_) => Vec::new(),
+                    }
+                });
+                if shared.is_empty() {
+                    return Err(PeerMisbehaved::InvalidKeyShare.into());
+                }
+                Ok(SharedSecret::from(&shared[..]))
             }
 
             fn pub_key(&self) -> &[u8] {
@@ -248,11 +376,20 @@ impl SigningKey for P256Key {
 
 impl Signer for P256Key {
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, Error> {
-        let signature: p256::ecdsa::DerSignature = self
-            .0
-            .try_sign(message)
-            .map_err(|e| Error::General(format!("signing failed: {e}")))?;
-        Ok(signature.as_bytes().to_vec())
+        let key = self.0.to_bytes();
+        let signature = memo(&[b"p256 sign", &key, message], || {
+            match self.0.try_sign(message) {
+                Ok(sig) => {
+                    let sig: p256::ecdsa::DerSignature = sig;
+                    sig.as_bytes().to_vec()
+                }
+                Err(_) => Vec::new(),
+            }
+        });
+        if signature.is_empty() {
+            return Err(Error::General("signing failed".into()));
+        }
+        Ok(signature)
     }
 
     fn scheme(&self) -> SignatureScheme {

@@ -15,13 +15,14 @@ use std::path::Path;
 
 type Check = fn(&[u8]);
 
-const TARGETS: [(&str, Check); 6] = [
+const TARGETS: [(&str, Check); 7] = [
     ("http_response", fuzz_checks::http_response),
     ("http_request_encode", fuzz_checks::http_request_encode),
     ("identity_pem", fuzz_checks::identity_pem),
     ("token_response", fuzz_checks::token_response),
     ("tls_client", fuzz_checks::tls_client),
     ("client", fuzz_checks::client),
+    ("client_live", fuzz_checks::client_live),
 ];
 
 /// Entries of `fuzz/regressions/OPEN` (empty when replaying everything).
@@ -103,6 +104,11 @@ fn client_regressions() {
     replay(TARGETS[5].0, TARGETS[5].1);
 }
 
+#[test]
+fn client_live_regressions() {
+    replay(TARGETS[6].0, TARGETS[6].1);
+}
+
 /// Every directory under `fuzz/regressions/` names a known target (a typo would make its
 /// inputs silently skipped).
 #[test]
@@ -136,4 +142,5 @@ fn harness_accepts_good_input() {
     );
     fuzz_checks::tls_client(b"\x00\x05\x05\x05\x16\x03\x03\x00\x02\x02\x00");
     fuzz_checks::client(b"\x00\x04");
+    fuzz_checks::client_live(b"\x00\x00\x02\x00\x00");
 }

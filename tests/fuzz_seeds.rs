@@ -18,6 +18,10 @@
 //!   its scenario names (`TokenFetched`, `Response`s, ...), which proves the fuzzer starts
 //!   past the handshake.
 //!
+//! - `t-*` for `client_live`: the same flows as the server's plaintext, for the target
+//!   whose server runs in the harness (deterministic at both ends, so checked byte for
+//!   byte, and by replay).
+//!
 //! `UPDATE_FUZZ_SEEDS=1 cargo test --test fuzz_seeds` rewrites every `t-*` and `rec-*` seed
 //! (after a table, the harness's input format or the fixtures change); without it the test
 //! fails when a generated seed is stale or missing.
@@ -1113,13 +1117,14 @@ fn tls_client_seeds_replay_past_the_handshake() {
 /// Every committed seed of every target passes its target's checks.
 #[test]
 fn every_seed_passes_its_checks() {
-    let targets: [(&str, fn(&[u8])); 6] = [
+    let targets: [(&str, fn(&[u8])); 7] = [
         ("http_response", fuzz_checks::http_response),
         ("http_request_encode", fuzz_checks::http_request_encode),
         ("identity_pem", fuzz_checks::identity_pem),
         ("token_response", fuzz_checks::token_response),
         ("tls_client", fuzz_checks::tls_client),
         ("client", fuzz_checks::client),
+        ("client_live", fuzz_checks::client_live),
     ];
     for (target, check) in targets {
         for entry in std::fs::read_dir(seeds_dir(target)).unwrap() {
@@ -1132,4 +1137,184 @@ fn every_seed_passes_its_checks() {
             check(&data);
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The client_live target: flows against the harness's own live server
+// ---------------------------------------------------------------------------------------
+
+/// A `client_live` input, op by op.
+struct Live(Vec<u8>);
+
+impl Live {
+    fn new(flags: u8) -> Live {
+        Live(vec![flags])
+    }
+    fn exchange(mut self) -> Live {
+        self.0.push(fuzz_checks::LIVE_EXCHANGE);
+        self
+    }
+    fn pieces(mut self, n: u8) -> Live {
+        self.0.extend([fuzz_checks::LIVE_EXCHANGE_PIECES, n]);
+        self
+    }
+    fn canned(mut self, sel: u8) -> Live {
+        self.0.extend([fuzz_checks::LIVE_CANNED, sel]);
+        self.exchange()
+    }
+    fn write(mut self, plaintext: &[u8]) -> Live {
+        self.0.push(fuzz_checks::LIVE_WRITE);
+        self.0
+            .extend_from_slice(&u16::try_from(plaintext.len()).unwrap().to_le_bytes());
+        self.0.extend_from_slice(plaintext);
+        self.exchange()
+    }
+    fn close(mut self) -> Live {
+        self.0.push(fuzz_checks::LIVE_CLOSE);
+        self.exchange()
+    }
+    fn host(mut self, op: &[u8]) -> Live {
+        self.0.push(fuzz_checks::LIVE_HOST);
+        self.0.extend_from_slice(op);
+        self
+    }
+}
+
+const TOKEN: u8 = 0;
+const OK: u8 = 1;
+const UNAUTHORIZED: u8 = 2;
+const SCA: u8 = 3;
+const CHUNKED: u8 = 4;
+const CLOSE: u8 = 5;
+
+fn live_scenarios() -> Vec<(String, Vec<u8>, Expect)> {
+    let first = |flags| {
+        Live::new(flags)
+            .exchange()
+            .canned(TOKEN)
+            .canned(OK)
+            .canned(OK)
+    };
+    let mut out = vec![
+        (
+            "tls13-first-connection",
+            first(0),
+            expect(1, 1, &[200, 200]),
+        ),
+        (
+            "tls12-first-connection",
+            first(32),
+            expect(1, 1, &[200, 200]),
+        ),
+        (
+            "tls13-first-connection-5-byte-pieces",
+            Live::new(0)
+                .pieces(5)
+                .canned(TOKEN)
+                .pieces(5)
+                .canned(OK)
+                .canned(OK),
+            expect(1, 1, &[200, 200]),
+        ),
+        (
+            "tls13-certificate-only",
+            Live::new(1).exchange().canned(CHUNKED).canned(OK),
+            expect(1, 0, &[200, 200]),
+        ),
+        (
+            "tls13-401-retry-sca-and-close",
+            first(0)
+                .host(&[fuzz_checks::OP_SEND, 0])
+                .exchange()
+                .canned(UNAUTHORIZED)
+                .canned(TOKEN)
+                .canned(OK)
+                .host(&[fuzz_checks::OP_SEND, 2])
+                .exchange()
+                .canned(SCA)
+                .host(&[fuzz_checks::OP_SEND, 1])
+                .exchange()
+                .canned(CLOSE)
+                .host(&[fuzz_checks::OP_EOF])
+                .host(&[fuzz_checks::OP_SEND, 3])
+                .host(&[fuzz_checks::OP_OPEN])
+                .exchange()
+                .canned(OK),
+            Expect {
+                tokens_rejected: 1,
+                sca_required: 1,
+                ..expect(2, 2, &[200, 200, 200, 200, 200])
+            },
+        ),
+        (
+            "tls13-server-close-then-reconnect",
+            first(0)
+                .close()
+                .host(&[fuzz_checks::OP_EOF])
+                .host(&[fuzz_checks::OP_SEND, 0])
+                .host(&[fuzz_checks::OP_OPEN])
+                .exchange()
+                .canned(OK),
+            expect(2, 1, &[200, 200, 200]),
+        ),
+        (
+            "tls13-token-refused",
+            Live::new(0)
+                .exchange()
+                .write(&json(401, "Unauthorized", &[], TOKEN_REFUSED_BODY)),
+            Expect {
+                failed: 2,
+                ..expect(1, 0, &[])
+            },
+        ),
+        (
+            "tls13-error-bodies",
+            Live::new(0)
+                .exchange()
+                .canned(TOKEN)
+                .write(&json(400, "Bad Request", &[], MANGOPAY_ERROR))
+                .write(&json(429, "Too Many Requests", RATE_LIMIT_HEADERS, "{}")),
+            expect(1, 1, &[400, 429]),
+        ),
+    ]
+    .into_iter()
+    .map(|(name, live, e)| (name.to_string(), live.0, e))
+    .collect::<Vec<_>>();
+    // The HTTP transcripts' responses as the server's plaintext, two requests a connection
+    // (the queued GET and POST).
+    let responses = transcript_responses();
+    for (n, pair) in responses.chunks(2).enumerate() {
+        let mut live = Live::new(0).exchange().canned(TOKEN);
+        for r in pair {
+            live = live.write(r);
+        }
+        let mut statuses = vec![0; pair.len()];
+        if pair.len() < 2 {
+            live = live.canned(OK);
+            statuses.push(200);
+        }
+        out.push((
+            format!("tls13-http-transcripts-{n}"),
+            live.0,
+            expect(1, 1, &statuses),
+        ));
+    }
+    out
+}
+
+/// The `client_live` seeds are deterministic (both ends of the TLS connection are): checked
+/// byte for byte, and each must reach what its flow expects.
+#[test]
+fn client_live_seeds_reach_the_api() {
+    let mut seeds = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (name, bytes, e) in live_scenarios() {
+        let got = fuzz_checks::client_live_run(&bytes);
+        if !matches(&e, &Expect::of(&got)) {
+            problems.push(format!("{name}: expected {e:?}, got {got:?}"));
+        }
+        seeds.insert(format!("t-{name}"), bytes);
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+    sync_exact("client_live", "t-", &seeds);
 }

@@ -60,6 +60,10 @@ impl<'a> Bytes<'a> {
             None => 0,
         }
     }
+    /// The next byte, left in place (0 at the end).
+    pub fn peek(&self) -> u8 {
+        self.data.first().copied().unwrap_or(0)
+    }
     pub fn u16(&mut self) -> u16 {
         u16::from_le_bytes([self.u8(), self.u8()])
     }
@@ -1044,19 +1048,7 @@ impl ClientHarness {
                     input.u8() as usize
                 };
                 let chunk = if n == 0 { input.rest() } else { input.take(n) };
-                let mut offered = chunk;
-                for _ in 0..4 {
-                    let taken = self.client.handle_input(offered, self.now);
-                    assert!(
-                        taken <= offered.len(),
-                        "handle_input took more than offered"
-                    );
-                    offered = &offered[taken..];
-                    self.drain();
-                    if offered.is_empty() || taken == 0 {
-                        break;
-                    }
-                }
+                self.input(chunk);
             }
             4 => self.client.handle_eof(self.now),
             5 => {
@@ -1092,6 +1084,31 @@ impl ClientHarness {
             _ => self.client.transport_failed(),
         }
         self.drain();
+    }
+
+    /// `handle_input` with server bytes, offered again while the client takes some.
+    pub fn input(&mut self, chunk: &[u8]) {
+        let mut offered = chunk;
+        for _ in 0..4 {
+            let taken = self.client.handle_input(offered, self.now);
+            assert!(
+                taken <= offered.len(),
+                "handle_input took more than offered"
+            );
+            offered = &offered[taken..];
+            self.drain();
+            if offered.is_empty() || taken == 0 {
+                break;
+            }
+        }
+    }
+
+    /// What the client transmitted since the last call (recording harnesses only).
+    pub fn take_transmitted(&mut self) -> Vec<u8> {
+        self.transmitted
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// Whether the client has a live connection (for the recorder).
@@ -1134,4 +1151,198 @@ pub fn client_run(data: &[u8]) -> ClientSummary {
 
 pub fn client(data: &[u8]) {
     client_run(data);
+}
+
+// ---------------------------------------------------------------------------------------
+// 7. client_live
+// ---------------------------------------------------------------------------------------
+
+// The `client` target against a live in-process rustls server on the same deterministic
+// provider: the input is the server's *plaintext* (HTTP answers, token bodies) and the
+// timing, so the fuzzer mutates what arrives after the handshake (recorded ciphertext
+// cannot be mutated past the record layer's integrity check). The server requires the
+// fixture client certificate and never parses what the client sends.
+//
+// The input: a flags byte (the `client` target's, plus bit 5: the server speaks TLS 1.2
+// instead of 1.3), then operations, each a byte taken modulo 8:
+//
+// | op | operands | what happens |
+// |---|---|---|
+// | 0, 6, 7 | | exchange: client bytes to the server, server bytes to the client, until both are quiet |
+// | 1 | `n: u16` LE, `n` bytes | the server writes that plaintext |
+// | 2 | `sel: u8` | the server writes a canned answer (`LIVE_ANSWERS[sel % len]`) |
+// | 3 | | the server sends close_notify |
+// | 4 | `n: u8` | exchange, with server bytes in pieces of `n` (0: 1) |
+// | 5 | one `client` operation | the host's step (`open_connection` also gets a new server) |
+
+/// Canned server answers for op 2: what the recorded API answers, well formed, so the
+/// fuzzer can get through a flow and spend its mutations elsewhere.
+pub const LIVE_ANSWERS: [&[u8]; 6] = [
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 61\r\n\r\n{\"access_token\":\"tok1\",\"token_type\":\"Bearer\",\"expires_in\":60}",
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{\"Id\":\"1\"}",
+    b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: PendingUserAction RedirectUrl=https://sca.example/x\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}",
+];
+
+pub const LIVE_EXCHANGE: u8 = 0;
+pub const LIVE_WRITE: u8 = 1;
+pub const LIVE_CANNED: u8 = 2;
+pub const LIVE_CLOSE: u8 = 3;
+pub const LIVE_EXCHANGE_PIECES: u8 = 4;
+pub const LIVE_HOST: u8 = 5;
+
+#[derive(Debug)]
+struct FixedServerClock;
+
+impl rustls::time_provider::TimeProvider for FixedServerClock {
+    fn current_time(&self) -> Option<rustls::pki_types::UnixTime> {
+        Some(rustls::pki_types::UnixTime::since_unix_epoch(
+            Duration::from_secs(FIXED_NOW_SECS),
+        ))
+    }
+}
+
+/// The live server's configuration: deterministic provider, the fixture server identity,
+/// client certificates from the fixture CA required, no session storage (nothing carried
+/// from one input to the next).
+fn live_server_config(tls12: bool) -> std::sync::Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use std::sync::Arc;
+    static CONFIGS: OnceLock<[Arc<rustls::ServerConfig>; 2]> = OnceLock::new();
+    let configs = CONFIGS.get_or_init(|| {
+        let build = |version: &'static rustls::SupportedProtocolVersion| {
+            let provider = deterministic::shared_provider();
+            let mut roots = rustls::RootCertStore::empty();
+            roots
+                .add(rustls::pki_types::CertificateDer::from_pem_slice(CA_PEM).expect("CA"))
+                .expect("CA");
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider.clone(),
+            )
+            .build()
+            .expect("verifier");
+            let chain = vec![
+                rustls::pki_types::CertificateDer::from_pem_slice(SERVER_CERT_PEM)
+                    .expect("server cert"),
+            ];
+            let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(SERVER_KEY_PEM)
+                .expect("server key");
+            let mut config =
+                rustls::ServerConfig::builder_with_details(provider, Arc::new(FixedServerClock))
+                    .with_protocol_versions(&[version])
+                    .expect("versions")
+                    .with_client_cert_verifier(verifier)
+                    .with_single_cert(chain, key)
+                    .expect("server config");
+            config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+            config.send_tls13_tickets = 0;
+            Arc::new(config)
+        };
+        [
+            build(&rustls::version::TLS13),
+            build(&rustls::version::TLS12),
+        ]
+    });
+    configs[usize::from(tls12)].clone()
+}
+
+/// One connection of the live server.
+struct LiveServer {
+    tls: rustls::ServerConnection,
+    failed: bool,
+}
+
+impl LiveServer {
+    fn new(tls12: bool) -> LiveServer {
+        let tls = rustls::ServerConnection::new(live_server_config(tls12)).expect("server");
+        LiveServer { tls, failed: false }
+    }
+
+    /// Takes the client's ciphertext; what it decrypts is read and dropped.
+    fn receive(&mut self, mut bytes: &[u8]) {
+        use std::io::Read;
+        while !bytes.is_empty() && !self.failed {
+            match self.tls.read_tls(&mut bytes) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            if self.tls.process_new_packets().is_err() {
+                self.failed = true; // its alert goes out with `transmit`
+            }
+            let mut sink = [0u8; 4096];
+            while matches!(self.tls.reader().read(&mut sink), Ok(n) if n > 0) {}
+        }
+    }
+
+    fn write(&mut self, plaintext: &[u8]) {
+        use std::io::Write;
+        if !self.failed {
+            // A full buffer takes less; the rest is dropped, as a server that gave up would.
+            let _ = self.tls.writer().write(plaintext);
+        }
+    }
+
+    fn transmit(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        while self.tls.wants_write() {
+            if self.tls.write_tls(&mut out).unwrap_or(0) == 0 {
+                break;
+            }
+        }
+        out
+    }
+}
+
+/// Moves bytes both ways until neither side has anything to say; the server's reach the
+/// client in pieces of at most `piece` bytes.
+fn exchange(h: &mut ClientHarness, server: &mut LiveServer, piece: usize) {
+    for _ in 0..32 {
+        let sent = h.take_transmitted();
+        server.receive(&sent);
+        let back = server.transmit();
+        if back.is_empty() && sent.is_empty() {
+            break;
+        }
+        for chunk in back.chunks(piece.max(1)) {
+            h.input(chunk);
+        }
+    }
+}
+
+pub fn client_live(data: &[u8]) {
+    client_live_run(data);
+}
+
+/// Runs one `client_live` input and says how far it got.
+pub fn client_live_run(data: &[u8]) -> ClientSummary {
+    let mut input = Bytes::new(data);
+    let flags = input.u8();
+    let tls12 = flags & 32 != 0;
+    let mut h = ClientHarness::new(flags, true);
+    let mut server = LiveServer::new(tls12);
+    while !input.is_empty() {
+        match input.u8() % 8 {
+            1 => {
+                let n = input.u16() as usize;
+                server.write(input.take(n));
+            }
+            2 => server.write(LIVE_ANSWERS[usize::from(input.u8()) % LIVE_ANSWERS.len()]),
+            3 => server.tls.send_close_notify(),
+            4 => {
+                let piece = usize::from(input.u8());
+                exchange(&mut h, &mut server, piece);
+            }
+            5 => {
+                if input.peek() % 10 == OP_OPEN {
+                    server = LiveServer::new(tls12);
+                }
+                h.step(&mut input);
+            }
+            _ => exchange(&mut h, &mut server, usize::MAX),
+        }
+    }
+    h.finish()
 }

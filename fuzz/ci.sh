@@ -7,6 +7,8 @@
 #   bash fuzz/ci.sh                  # 25 s per target
 #   FUZZ_SECONDS=60 bash fuzz/ci.sh  # or: bash fuzz/ci.sh 60
 #   FUZZ_TARGETS="client tls_client" bash fuzz/ci.sh 10
+#   FUZZ_CORPUS=corpus bash fuzz/ci.sh 300   # keep and grow fuzz/corpus/<target>/ (long runs)
+#   FUZZ_LOGS=/some/dir ...                  # keep each target's libFuzzer log there
 #
 # Findings are left in fuzz/artifacts/<target>/ (save them under regressions/<target>/ so
 # `cargo test --test fuzz_regressions` replays them). Needs only a stable toolchain:
@@ -33,15 +35,16 @@ echo "fuzz/ci.sh: built in ${build_secs} s"
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 
+corpus_root="${FUZZ_CORPUS:-$scratch/corpus}"
 rows=()
 failed=()
 for t in $targets; do
-  mkdir -p "$scratch/corpus/$t"
-  log="$scratch/$t.log"
+  mkdir -p "$corpus_root/$t"
+  log="${FUZZ_LOGS:-$scratch}/$t.log"
   echo "fuzz/ci.sh: $t for ${seconds} s"
   t0=$SECONDS
   rc=0
-  cargo fuzz run "${flags[@]}" "$t" "$scratch/corpus/$t" "seeds/$t" -- \
+  cargo fuzz run "${flags[@]}" "$t" "$corpus_root/$t" "seeds/$t" -- \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     >"$log" 2>&1 || rc=$?
   took=$((SECONDS - t0))

@@ -789,7 +789,17 @@ pub fn tls_client_run(data: &[u8]) -> TlsSummary {
     let mut rest = server_bytes;
     let mut i = 0usize;
     let mut failed: Option<TlsError> = None;
+    // Flag 8: close as soon as the handshake completes, then keep offering the server's
+    // bytes: nothing is read after our close_notify.
+    let mut closed_early = false;
     while !rest.is_empty() {
+        if flags & 8 != 0 && !closed_early && summary.handshake_complete {
+            closed_early = true;
+            if let Err(e) = tls.close() {
+                check_tls_error(&e);
+            }
+            drain_tls(&mut tls, &mut summary);
+        }
         let size = if flags & 2 != 0 {
             rest.len()
         } else {
@@ -813,6 +823,11 @@ pub fn tls_client_run(data: &[u8]) -> TlsSummary {
                         stuck < 3,
                         "handle_input takes nothing after the plaintext was drained"
                     );
+                }
+                Err(TlsError::Closed) if closed_early && tls.error().is_none() => {
+                    // The documented answer to input after close; it changes nothing.
+                    assert!(!tls.is_open());
+                    break;
                 }
                 Err(e) => {
                     check_tls_error(&e);
@@ -1252,25 +1267,32 @@ fn live_server_config(tls12: bool) -> std::sync::Arc<rustls::ServerConfig> {
 /// One connection of the live server.
 struct LiveServer {
     tls: rustls::ServerConnection,
-    failed: bool,
+    /// It failed or sent close_notify: it reads nothing more (rustls must not see a bad
+    /// record after its close_notify: a debug assertion, rustls/rustls#959).
+    done: bool,
 }
 
 impl LiveServer {
     fn new(tls12: bool) -> LiveServer {
         let tls = rustls::ServerConnection::new(live_server_config(tls12)).expect("server");
-        LiveServer { tls, failed: false }
+        LiveServer { tls, done: false }
+    }
+
+    fn close(&mut self) {
+        self.tls.send_close_notify();
+        self.done = true;
     }
 
     /// Takes the client's ciphertext; what it decrypts is read and dropped.
     fn receive(&mut self, mut bytes: &[u8]) {
         use std::io::Read;
-        while !bytes.is_empty() && !self.failed {
+        while !bytes.is_empty() && !self.done {
             match self.tls.read_tls(&mut bytes) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             }
             if self.tls.process_new_packets().is_err() {
-                self.failed = true; // its alert goes out with `transmit`
+                self.done = true; // its alert goes out with `transmit`
             }
             let mut sink = [0u8; 4096];
             while matches!(self.tls.reader().read(&mut sink), Ok(n) if n > 0) {}
@@ -1279,7 +1301,7 @@ impl LiveServer {
 
     fn write(&mut self, plaintext: &[u8]) {
         use std::io::Write;
-        if !self.failed {
+        if !self.done {
             // A full buffer takes less; the rest is dropped, as a server that gave up would.
             let _ = self.tls.writer().write(plaintext);
         }
@@ -1330,13 +1352,16 @@ pub fn client_live_run(data: &[u8]) -> ClientSummary {
                 server.write(input.take(n));
             }
             2 => server.write(LIVE_ANSWERS[usize::from(input.u8()) % LIVE_ANSWERS.len()]),
-            3 => server.tls.send_close_notify(),
+            3 => server.close(),
             4 => {
                 let piece = usize::from(input.u8());
                 exchange(&mut h, &mut server, piece);
             }
             5 => {
                 if input.peek() % 10 == OP_OPEN {
+                    // A fresh transport: what the client had not yet sent on the old one
+                    // never arrives (the client drops it too).
+                    let _ = h.take_transmitted();
                     server = LiveServer::new(tls12);
                 }
                 h.step(&mut input);

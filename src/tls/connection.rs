@@ -13,6 +13,12 @@
 //!   never mistaken for a clean end.
 //! - After an error the connection is dead; every later call returns the same error. The
 //!   fatal alert rustls queued for the peer is still in `pending_transmit()`.
+//! - Once our close_notify is queued ([`TlsConnection::close`]), nothing more is read:
+//!   [`TlsConnection::handle_input`] returns [`TlsError::Closed`] and ciphertext still
+//!   buffered is dropped. RFC 8446 §6.1 lets the closing side stop reading; and rustls 0.23
+//!   must not see a bad record after its close_notify (it would answer with a fatal alert,
+//!   which a debug assertion forbids: a panic on peer input in debug builds, found by the
+//!   `client_live` fuzz target; rustls/rustls#959).
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -131,6 +137,9 @@ impl TlsConnection {
     /// Calling it with an empty slice just resumes processing.
     pub fn handle_input(&mut self, data: &[u8]) -> Result<usize, TlsError> {
         self.check_alive()?;
+        if self.close_sent {
+            return Err(TlsError::Closed);
+        }
         let mut taken = 0;
         loop {
             let room = self.limits.max_incoming.saturating_sub(self.incoming.len());
@@ -319,10 +328,23 @@ impl TlsConnection {
             ..
         } = self;
         let mut opened = false;
+        if *close_sent {
+            // Nothing is read after our close_notify (see the module docs).
+            incoming.clear();
+        }
         let UnbufferedStatus { discard, state } = conn.process_tls_records(incoming);
         let step = match state {
             Err(e) => Step::Failed(TlsError::from_rustls(&e)),
             Ok(ConnectionState::ReadTraffic(mut traffic)) => {
+                // Application data is readable only with the handshake done. It can come
+                // before the first `WriteTraffic` (in the same input as the server's
+                // Finished): the connection is open from here, so no plaintext is ever
+                // handed out while `is_handshaking()` (found by the `tls_client` fuzz target:
+                // a TLS 1.2 Finished, data and a broken record in one input).
+                if *phase == Phase::Handshaking {
+                    *phase = Phase::Open;
+                    opened = true;
+                }
                 *paused = false;
                 let mut step = Step::Continue;
                 while let Some(len) = traffic.peek_len() {

@@ -167,7 +167,8 @@ pub enum TlsError {
     InvalidTrustAnchor,
     /// The crypto provider cannot sign with the client key's type.
     ClientKeyUnsupported,
-    /// Application data was offered after close.
+    /// Application data was offered after close, or input after this side's close_notify
+    /// (a closed connection reads nothing more).
     Closed,
     /// The crypto provider got no random bytes: on bare metal, register an RNG with
     /// `getrandom::register_custom_getrandom!`.
@@ -245,7 +246,7 @@ impl fmt::Display for TlsError {
             TlsError::ClientKeyUnsupported => f.write_str(
                 "the crypto provider cannot sign with the client key's type (use RSA, P-256, P-384 or Ed25519)",
             ),
-            TlsError::Closed => f.write_str("the TLS connection is closed for sending"),
+            TlsError::Closed => f.write_str("the TLS connection is closed (we sent close_notify)"),
             TlsError::RandomUnavailable => f.write_str(
                 "no random bytes from the host (bare metal: register an RNG with getrandom's custom feature)",
             ),

@@ -91,6 +91,7 @@ fn exchange(
     let mut events = Vec::new();
     let mut received = Vec::new();
     let mut sent = false;
+    let mut closed = false;
     let mut buf = vec![0u8; 16 * 1024];
     for _ in 0..1000 {
         let out = tls.pending_transmit().to_vec();
@@ -102,6 +103,10 @@ fn exchange(
         while let Some(ev) = tls.poll_event() {
             events.push(ev);
         }
+        if closed {
+            // Our close_notify is out; the connection reads nothing after it.
+            return (events, received, tls.handle_eof());
+        }
         // s_server -www waits for our close_notify after its page.
         if sent
             && tls.is_open()
@@ -110,6 +115,7 @@ fn exchange(
                 .any(|w| w.eq_ignore_ascii_case(b"</html>"))
         {
             tls.close().unwrap();
+            closed = true;
             continue;
         }
         if tls.is_open() && !sent {

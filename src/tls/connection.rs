@@ -14,11 +14,12 @@
 //! - After an error the connection is dead; every later call returns the same error. The
 //!   fatal alert rustls queued for the peer is still in `pending_transmit()`.
 //! - Once our close_notify is queued ([`TlsConnection::close`]), nothing more is read:
-//!   [`TlsConnection::handle_input`] returns [`TlsError::Closed`] and ciphertext still
-//!   buffered is dropped. RFC 8446 §6.1 lets the closing side stop reading; and rustls 0.23
-//!   must not see a bad record after its close_notify (it would answer with a fatal alert,
-//!   which a debug assertion forbids: a panic on peer input in debug builds, found by the
-//!   `client_live` fuzz target; rustls/rustls#959).
+//!   [`TlsConnection::handle_input`] returns [`TlsError::Closed`] (what arrives is not
+//!   silently dropped), ciphertext still buffered is discarded, and the end of the transport
+//!   is a clean end. RFC 8446 §6.1 lets the closing side stop reading; and rustls 0.23 must
+//!   not see a bad record after its close_notify (it would answer with a fatal alert, which
+//!   a debug assertion forbids: a panic on peer input in debug builds, found by fuzzing;
+//!   rustls/rustls#959).
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -165,12 +166,13 @@ impl TlsConnection {
     }
 
     /// The transport reached end of stream. `Ok` only when the server closed cleanly with
-    /// close_notify; otherwise [`TlsError::Truncated`].
+    /// close_notify, or after ours (nothing more was to be read); otherwise
+    /// [`TlsError::Truncated`].
     pub fn handle_eof(&mut self) -> Result<(), TlsError> {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
-        if self.peer_closed {
+        if self.peer_closed || self.close_sent {
             return Ok(());
         }
         Err(self.fail(TlsError::Truncated {
@@ -237,7 +239,8 @@ impl TlsConnection {
         self.events.pop_front()
     }
 
-    /// Sends close_notify (after any queued application data).
+    /// Sends close_notify (after any queued application data). Once it is queued, the
+    /// connection reads nothing more (see the module docs).
     pub fn close(&mut self) -> Result<(), TlsError> {
         self.check_alive()?;
         self.close_requested = true;

@@ -350,9 +350,17 @@ impl Client {
             }
             (Conn::Ready { link }, Trigger::Start) => self.start_next(link, now),
             (Conn::WaitingForToken { link, .. }, Trigger::WaitOver) => Conn::Ready { link },
-            (Conn::FetchingToken { link, ticket, .. }, Trigger::Response(response)) => {
+            (
+                Conn::FetchingToken {
+                    mut link, ticket, ..
+                },
+                Trigger::Response(response),
+            ) => {
                 let keep_alive = response.keep_alive;
-                self.token_answered(ticket, &response, now);
+                self.token_answered(ticket, response, now);
+                // The token was in plaintext in the TLS and HTTP buffers too.
+                link.tls.wipe_consumed();
+                link.decoder.wipe_consumed();
                 self.after_response(link, keep_alive)
             }
             (
@@ -550,8 +558,10 @@ impl Client {
         }
     }
 
-    fn token_answered(&mut self, ticket: FetchTicket, response: &Response, now: Instant) {
+    fn token_answered(&mut self, ticket: FetchTicket, mut response: Response, now: Instant) {
         let parsed = parse_token_response(response.status, &response.body);
+        // The parsed token holds its own copy; the JSON that carried it goes.
+        zeroize::Zeroize::zeroize(&mut response.body);
         let expires_in = parsed.as_ref().map(|t| t.expires_in).ok();
         match ticket.complete(parsed, now) {
             Ok(_) => {

@@ -1,5 +1,5 @@
 //! The client against nginx with `ssl_verify_client on`: a server we did not write.
-//! `.ci/run` installs nginx; the server listens on 127.0.0.1 only.
+//! `bash scripts/test.sh` installs nginx; the server listens on 127.0.0.1 only.
 
 #[path = "support/nginx.rs"]
 mod nginx;
@@ -36,7 +36,7 @@ fn setup() -> Setup {
         CLIENT_ID,
         API_KEY,
     )
-    .expect("nginx must be installed (.ci/run installs it)");
+    .expect("nginx must be installed (run `bash scripts/test.sh`, which installs it)");
     Setup { ca, server }
 }
 

@@ -394,7 +394,7 @@ fn pkcs12_archives_made_by_openssl_load_with_their_password() {
             .arg("-out")
             .arg(&p12)
             .status()
-            .expect("openssl must be installed (.ci/run installs it)");
+            .expect("openssl must be installed (run `bash scripts/test.sh`, which installs it)");
         assert!(status.success());
         let archive = std::fs::read(&p12).unwrap();
         let identity = Identity::from_pkcs12(&archive, "your-cert-password").unwrap();

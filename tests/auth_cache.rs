@@ -295,10 +295,16 @@ fn failed_fetch_releases_the_fetch() {
     assert_eq!(
         cache.complete(
             ticket,
-            Err(AuthError::TokenEndpointStatus { status: 401 }),
+            Err(AuthError::TokenEndpointStatus {
+                status: 401,
+                error: None,
+            }),
             secs(1)
         ),
-        Err(AuthError::TokenEndpointStatus { status: 401 })
+        Err(AuthError::TokenEndpointStatus {
+            status: 401,
+            error: None,
+        })
     );
     assert!(matches!(cache.acquire(secs(1)), Acquire::Fetch(_)));
 }

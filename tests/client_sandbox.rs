@@ -158,9 +158,17 @@ fn bad_credentials_are_a_typed_error_without_a_retry_loop() {
     for outcome in outcomes {
         let f = failure(outcome);
         assert_eq!(f.kind, FailureKind::NotSent);
-        assert_eq!(
-            f.error,
-            Error::Auth(AuthError::TokenEndpointStatus { status: 401 })
+        assert!(
+            matches!(
+                f.error,
+                Error::Auth(AuthError::TokenEndpointStatus { status: 401, .. })
+            ),
+            "{:?}",
+            f.error
+        );
+        assert!(
+            f.to_string().contains("check the client id and API key"),
+            "{f}"
         );
     }
     assert_eq!(sandbox.token_requests(), 1);

@@ -16,10 +16,11 @@ use super::exchange;
 use super::request::Pending;
 use super::{Client, ConnectionState, Event, Failure, FailureKind, Warning};
 use crate::auth::{
-    parse_token_response, Acquire, AuthDecision, CachedToken, FetchTicket, Generation,
+    parse_token_response, Acquire, AuthDecision, AuthError, CachedToken, FetchTicket, Generation,
 };
 use crate::error::Error;
 use crate::http::{self, Response, ResponseDecoder};
+use crate::presets::refuses_client_certificate;
 use crate::time::Instant;
 use crate::tls::{TlsConnection, TlsError, TlsEvent, TlsVersion};
 
@@ -559,7 +560,15 @@ impl Client {
     }
 
     fn token_answered(&mut self, ticket: FetchTicket, mut response: Response, now: Instant) {
-        let parsed = parse_token_response(response.status, &response.body);
+        let refused =
+            !(200..=299).contains(&response.status) && refuses_client_certificate(&response);
+        let parsed = if refused {
+            Err(AuthError::ClientCertificateRefused {
+                status: response.status,
+            })
+        } else {
+            parse_token_response(response.status, &response.body)
+        };
         // The parsed token holds its own copy; the JSON that carried it goes.
         zeroize::Zeroize::zeroize(&mut response.body);
         let expires_in = parsed.as_ref().map(|t| t.expires_in).ok();

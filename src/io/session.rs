@@ -157,6 +157,7 @@ where
     }
 
     /// The sans-IO client inside.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     pub(crate) fn client(&self) -> &Client {
         &self.client
     }

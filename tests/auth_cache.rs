@@ -14,7 +14,7 @@ use mtls_core::time::Instant;
 fn response(token: &str, secs: u64) -> Result<TokenResponse, AuthError> {
     Ok(TokenResponse {
         access_token: AccessToken::new(token).unwrap(),
-        expires_in: Duration::from_secs(secs),
+        expires_in: Some(Duration::from_secs(secs)),
     })
 }
 

@@ -84,16 +84,21 @@ fn token_request_is_plain_data() {
 const GOOD: &[u8] =
     br#"{"access_token":"67b036bd007c40378d4be5a934f197e6","token_type":"Bearer","expires_in":3600}"#;
 
+/// The token and its lifetime; `Duration::ZERO` (never accepted as a value) when absent.
 fn parse(body: &str) -> Result<(String, Duration), AuthError> {
-    parse_token_response(200, body.as_bytes())
-        .map(|r| (r.access_token.expose().to_owned(), r.expires_in))
+    parse_token_response(200, body.as_bytes()).map(|r| {
+        (
+            r.access_token.expose().to_owned(),
+            r.expires_in.unwrap_or_default(),
+        )
+    })
 }
 
 #[test]
 fn good_response() {
     let r = parse_token_response(200, GOOD).unwrap();
     assert_eq!(r.access_token.expose(), "67b036bd007c40378d4be5a934f197e6");
-    assert_eq!(r.expires_in, Duration::from_secs(3600));
+    assert_eq!(r.expires_in, Some(Duration::from_secs(3600)));
     assert_eq!(
         r.access_token.bearer_header().expose(),
         "Bearer 67b036bd007c40378d4be5a934f197e6"
@@ -105,7 +110,7 @@ fn good_response() {
             201,
             b" {\"access_token\":\"abc\",\"token_type\":\"bearer\",\"expires_in\":60} \n"
         )
-        .map(|r| (r.access_token.expose().to_owned(), r.expires_in)),
+        .map(|r| (r.access_token.expose().to_owned(), r.expires_in.unwrap())),
         ok
     );
     assert_eq!(
@@ -275,9 +280,10 @@ fn missing_fields() {
         parse(r#"{"access_token":"abc","expires_in":60}"#),
         Err(AuthError::MissingField(TokenField::TokenType))
     );
+    // `expires_in` is only RECOMMENDED (RFC 6749, section 5.1): its absence is no error.
     assert_eq!(
         parse(r#"{"access_token":"abc","token_type":"Bearer"}"#),
-        Err(AuthError::MissingField(TokenField::ExpiresIn))
+        Ok(("abc".to_owned(), Duration::ZERO))
     );
     assert_eq!(
         parse("{}"),

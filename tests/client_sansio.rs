@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::fake_api::{new_client, pump, FakeApi};
 use common::*;
-use mtls_core::auth::Credentials;
+use mtls_core::auth::{CachePolicy, Credentials};
 use mtls_core::client::Auth;
 use mtls_core::client::{Event, FailureKind};
 use mtls_core::time::Instant;
@@ -27,6 +27,39 @@ fn statuses(events: &[Event]) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+#[test]
+fn a_token_without_expires_in_lives_the_policys_default_lifetime() {
+    let pki = TestServerPki::new();
+    let mut client = new_client(&pki);
+    let mut api = FakeApi::new(&pki);
+    api.expires_in = 0; // the answer has no `expires_in`
+    let t0 = Instant::from_secs(1_000);
+    client.send(ApiRequest::get("/v2.01/cid/users/1"), t0);
+    client.open_connection(t0, wall_now()).unwrap();
+    let events = pump(&mut client, &mut api, t0, usize::MAX);
+    let lifetime = CachePolicy::DEFAULT_LIFETIME;
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::TokenFetched { expires_in } if *expires_in == lifetime)),
+        "{events:?}"
+    );
+    // Reused until the default lifetime less the 30 s margin, then refreshed.
+    let margin = CachePolicy::DEFAULT_REFRESH_MARGIN;
+    let before = t0 + (lifetime - margin - Duration::from_secs(1));
+    client.send(ApiRequest::get("/v2.01/cid/users/2"), before);
+    pump(&mut client, &mut api, before, usize::MAX);
+    assert_eq!(api.tokens_issued, 1);
+    let after = t0 + (lifetime - margin + Duration::from_secs(1));
+    client.send(ApiRequest::get("/v2.01/cid/users/3"), after);
+    let events = pump(&mut client, &mut api, after, usize::MAX);
+    assert_eq!(api.tokens_issued, 2);
+    assert_eq!(
+        statuses(&events),
+        vec![r#"2:200:{"path":"/v2.01/cid/users/3","auth":"Bearer tok2"}"#]
+    );
 }
 
 #[test]

@@ -47,7 +47,7 @@
 //! | what | bound |
 //! |---|---|
 //! | access token | 512 bytes of visible ASCII, stored inline |
-//! | `expires_in` | 1 s ..= 31 536 000 s (365 days) |
+//! | `expires_in` | 1 s ..= 31 536 000 s (365 days); when absent, 300 s ([`CachePolicy::DEFAULT_LIFETIME`]) |
 //! | token response body | 8 KiB, nested at most 32 deep |
 //! | refresh margin / fetch timeout | 30 s / 30 s by default ([`CachePolicy`]) |
 //! | fetches in flight | one per [`TokenCache`], shared by all its clones |

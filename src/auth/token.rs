@@ -209,8 +209,9 @@ impl ZeroizeOnDrop for AccessToken {}
 pub struct TokenResponse {
     /// The token.
     pub access_token: AccessToken,
-    /// Its lifetime as sent (`expires_in`), 1 s ..= [`MAX_EXPIRES_IN_SECS`].
-    pub expires_in: Duration,
+    /// Its lifetime as sent (`expires_in`), 1 s ..= [`MAX_EXPIRES_IN_SECS`]; `None` when the
+    /// server left it out (the cache then assumes its policy's default lifetime).
+    pub expires_in: Option<Duration>,
 }
 
 /// The token endpoint's own words when it refuses (RFC 6749, section 5.2): the `error` code,
@@ -285,9 +286,9 @@ impl fmt::Display for OAuthError {
 /// Parses the token endpoint's answer.
 ///
 /// Accepts any 2xx status and a JSON object with `access_token` (1 to [`MAX_TOKEN_LEN`] bytes
-/// of visible ASCII after unescaping), `token_type` (`Bearer`, any case) and `expires_in` (a
+/// of visible ASCII after unescaping), `token_type` (`Bearer`, any case) and, if present, `expires_in` (a
 /// JSON number with an integral value, 1 ..= [`MAX_EXPIRES_IN_SECS`]; `3600.0` counts as
-/// integral). Other fields are ignored. Never panics.
+/// integral; RFC 6749 only recommends it). Other fields are ignored. Never panics.
 ///
 /// # Errors
 /// In this order of checks: [`AuthError::TokenEndpointStatus`] (non-2xx),
@@ -337,15 +338,12 @@ pub fn parse_token_response(status: u16, body: &[u8]) -> Result<TokenResponse, A
     let token_type = raw
         .token_type
         .ok_or(AuthError::MissingField(TokenField::TokenType))?;
-    let expires_in = raw
-        .expires_in
-        .ok_or(AuthError::MissingField(TokenField::ExpiresIn))?;
 
     let access_token = unescape_token(access_token)?;
     if !token_type.eq_ignore_ascii_case("bearer") {
         return Err(AuthError::UnsupportedTokenType);
     }
-    let expires_in = check_expires_in(expires_in)?;
+    let expires_in = raw.expires_in.map(check_expires_in).transpose()?;
     Ok(TokenResponse {
         access_token,
         expires_in,

@@ -571,7 +571,8 @@ impl Client {
         };
         // The parsed token holds its own copy; the JSON that carried it goes.
         zeroize::Zeroize::zeroize(&mut response.body);
-        let expires_in = parsed.as_ref().map(|t| t.expires_in).ok();
+        let policy = self.config.token_cache.policy();
+        let expires_in = parsed.as_ref().map(|t| policy.lifetime_of(t)).ok();
         match ticket.complete(parsed, now) {
             Ok(_) => {
                 self.token_attempts = 0;

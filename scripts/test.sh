@@ -46,3 +46,7 @@ fi
 bash wasm/test-hosts.sh
 
 cargo test --workspace --all-features "$@"
+# The component's own unit tests (its workspace is apart: another target), on a full run.
+if [ $# -eq 0 ]; then
+  (cd wasm && cargo test --locked --lib)
+fi

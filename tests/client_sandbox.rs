@@ -176,9 +176,35 @@ fn bad_credentials_are_a_typed_error_without_a_retry_loop() {
 }
 
 #[test]
+fn the_token_endpoints_rfc6749_error_reaches_the_caller() {
+    let sandbox = sandbox();
+    sandbox.knobs().set_token_response_override(Some((
+        400,
+        r#"{"error":"unsupported_grant_type","error_description":"only client_credentials"}"#
+            .to_string(),
+    )));
+    let f = failure(client(&sandbox).request(ApiRequest::get(&user_path(&sandbox, 1))));
+    let Error::Auth(AuthError::TokenEndpointStatus {
+        status: 400,
+        error: Some(oauth),
+    }) = &f.error
+    else {
+        panic!("{:?}", f.error)
+    };
+    assert_eq!(oauth.code, "unsupported_grant_type");
+    let text = f.to_string();
+    assert!(
+        text.contains("unsupported_grant_type: only client_credentials"),
+        "{text}"
+    );
+    assert!(!text.contains("API key"), "no credentials hint: {text}");
+    assert_eq!(f.kind, FailureKind::NotSent);
+}
+
+#[test]
 fn broken_token_responses_are_typed_errors() {
     let sandbox = sandbox();
-    let cases: [(&str, AuthError); 7] = [
+    let cases: [(&str, AuthError); 6] = [
         ("<html>502 Bad Gateway</html>", AuthError::MalformedJson),
         (
             r#"{"access_token":"abc","token_type":"MAC","expires_in":3600}"#,
@@ -187,10 +213,6 @@ fn broken_token_responses_are_typed_errors() {
         (
             r#"{"token_type":"Bearer","expires_in":3600}"#,
             AuthError::MissingField(mtls_core::auth::TokenField::AccessToken),
-        ),
-        (
-            r#"{"access_token":"abc","token_type":"Bearer"}"#,
-            AuthError::MissingField(mtls_core::auth::TokenField::ExpiresIn),
         ),
         (
             r#"{"access_token":"abc","token_type":"Bearer","expires_in":0}"#,

@@ -64,7 +64,11 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Arc<Fixture> {
-        let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
+        Fixture::with(SandboxConfig::default())
+    }
+
+    fn with(config: SandboxConfig) -> Arc<Fixture> {
+        let sandbox = Sandbox::start(config).unwrap();
         let issued = sandbox.issue_client_identity().unwrap();
         Arc::new(Fixture {
             cert_pem: issued.cert_pem.clone(),
@@ -104,6 +108,7 @@ impl Fixture {
             timeout: PATIENT,
             cache: Some(cache.clone()),
             requests: vec![Req::get(self, "warm-up", "warm")],
+            one_by_one: false,
         };
         let result = run(self, &spec);
         assert!(result.outcomes[0].is_ok(), "{:?}", result.outcomes[0]);
@@ -208,6 +213,9 @@ struct RunSpec {
     /// A shared token cache (warm: no token request); `None`: a fresh one.
     cache: Option<TokenCache>,
     requests: Vec<Req>,
+    /// One `Session::request` call per request (the connection carries over from call to
+    /// call), instead of one `request_each` call for all.
+    one_by_one: bool,
 }
 
 struct RunResult {
@@ -227,17 +235,24 @@ fn run(fix: &Arc<Fixture>, spec: &RunSpec) -> RunResult {
     let traces = connector.traces();
     let requests: Vec<ApiRequest> = spec.requests.iter().map(|r| r.request.clone()).collect();
     let count = requests.len();
+    let one_by_one = spec.one_by_one;
     let (tx, rx) = mpsc::channel();
     let worker = std::thread::spawn(move || {
         let mut session = Session::new(config, connector, StdClock::new());
         let mut outcomes: Vec<Option<Outcome>> = (0..count).map(|_| None).collect();
-        session.request_each(requests, |index, outcome| {
-            assert!(
-                outcomes[index].is_none(),
-                "request {index}: a second outcome"
-            );
-            outcomes[index] = Some(outcome);
-        });
+        if one_by_one {
+            for (index, request) in requests.into_iter().enumerate() {
+                outcomes[index] = Some(session.request(request));
+            }
+        } else {
+            session.request_each(requests, |index, outcome| {
+                assert!(
+                    outcomes[index].is_none(),
+                    "request {index}: a second outcome"
+                );
+                outcomes[index] = Some(outcome);
+            });
+        }
         let connections = session.connections();
         drop(session); // closes every transport, which files its trace
         let _ = tx.send((outcomes, connections));
@@ -572,6 +587,7 @@ fn record_layout(
         timeout: PATIENT,
         cache: cache.cloned(),
         requests,
+        one_by_one: false,
     };
     let result = run(fix, &spec);
     check(&spec, &result, Expect::Progress { connections: 1 }, tally);
@@ -579,22 +595,28 @@ fn record_layout(
     Layout::of(&result.traces[0], token, &spec.requests)
 }
 
-fn fault_name(fault: &Fault, layout: &Layout) -> String {
+/// The fault, with the phase `layout` (connection 1's) names where it strikes there, or
+/// everywhere when `uniform` (every connection carries the same messages).
+fn fault_name(fault: &Fault, layout: Option<&Layout>, uniform: bool) -> String {
     let dir = match fault.point.dir {
         Dir::Up => "client->server",
         Dir::Down => "server->client",
     };
+    let phase = match layout {
+        Some(layout) if fault.conns.covers(1) || uniform => layout.phase(fault.point),
+        _ => format!("record {} {:?}", fault.point.record, fault.point.cut),
+    };
     let conns = match fault.conns {
         Conns::Only(1) => String::new(),
         Conns::Only(n) => format!(" (connection {n})"),
-        Conns::From(1) => " (every connection)".to_string(),
+        Conns::From(1) if uniform => " (every connection)".to_string(),
+        Conns::From(1) => format!(
+            " (and record {} of every later connection)",
+            fault.point.record
+        ),
         Conns::From(n) => format!(" (every connection from {n})"),
     };
-    format!(
-        "{:?} {dir} {}{conns}",
-        fault.action,
-        layout.phase(fault.point)
-    )
+    format!("{:?} {dir} {phase}{conns}", fault.action)
 }
 
 /// A single reset, close or stall on the first connection, at every cut of every record of
@@ -613,7 +635,7 @@ fn single_faults(actions: &[Action], cuts: &[Cut], test: &str) {
                     point,
                     action,
                 };
-                let name = format!("run {run_no}: {}", fault_name(&fault, &layout));
+                let name = format!("run {run_no}: {}", fault_name(&fault, Some(&layout), false));
                 let spec = RunSpec {
                     name,
                     plan: Plan::with_fault(fault),
@@ -624,13 +646,14 @@ fn single_faults(actions: &[Action], cuts: &[Cut], test: &str) {
                     },
                     cache: None,
                     requests: full_scenario(&fix, run_no),
+                    one_by_one: false,
                 };
                 let result = run(&fix, &spec);
                 let hit = result.traces.first().and_then(|t| t.hit).is_some();
                 tally.fault(if hit {
-                    fault_name(&fault, &layout)
+                    fault_name(&fault, Some(&layout), false)
                 } else {
-                    format!("(not reached) {}", fault_name(&fault, &layout))
+                    format!("(not reached) {}", fault_name(&fault, Some(&layout), false))
                 });
                 let expect = if action == Action::Stall {
                     Expect::Safe
@@ -710,7 +733,7 @@ fn a_fault_on_every_connection_stops_the_retries() {
                         action,
                     };
                     let spec = RunSpec {
-                        name: format!("run {run_no}: {}", fault_name(&fault, &layout)),
+                        name: format!("run {run_no}: {}", fault_name(&fault, Some(&layout), true)),
                         plan: Plan::with_fault(fault),
                         timeout: if action == Action::Stall {
                             IMPATIENT
@@ -719,9 +742,10 @@ fn a_fault_on_every_connection_stops_the_retries() {
                         },
                         cache: Some(cache.clone()),
                         requests: vec![make(&fix, run_no)],
+                        one_by_one: false,
                     };
                     let result = run(&fix, &spec);
-                    tally.fault(fault_name(&fault, &layout));
+                    tally.fault(fault_name(&fault, Some(&layout), true));
                     check(&spec, &result, Expect::Safe, &mut tally);
                     // One request: each connection is a handshake that failed or an attempt.
                     assert!(
@@ -773,6 +797,7 @@ fn short_reads_and_writes_of_every_size() {
             timeout: PATIENT,
             cache: None,
             requests: full_scenario(&fix, run_no as u64 + 1),
+            one_by_one: false,
         };
         let result = run(&fix, &spec);
         let kind = match (reads, writes) {
@@ -793,18 +818,62 @@ fn short_reads_and_writes_of_every_size() {
 
 /// Seeded random plans: a fault at any byte of any record, on one connection or on every
 /// connection from some point, reads and writes of random sizes, sometimes a refused
-/// connect.
+/// connect; the requests in one `request_each` call or one call each.
 #[test]
 fn random_fault_plans() {
-    let fix = Fixture::new();
+    random_plans(Fixture::new(), 150, 0x5eed_0014, "random plans");
+}
+
+/// The same against a server that closes every connection (with close_notify) after its
+/// response: one connection per message, the client's close_notify in between.
+#[test]
+fn random_fault_plans_with_a_connection_per_request() {
+    let mut config = SandboxConfig::default();
+    config.close_after_each_response = true;
+    random_plans(
+        Fixture::with(config),
+        80,
+        0x5eed_0015,
+        "random plans, a connection per request",
+    );
+}
+
+fn random_plans(fix: Arc<Fixture>, runs: u64, seed: u64, test: &str) {
     let mut tally = Tally::new();
-    let layout = record_layout(&fix, true, None, full_scenario(&fix, 0), &mut tally);
-    let mut rng = SplitMix(0x5eed_0014);
-    for run_no in 1..=150u64 {
+    // The clean run's connections: where the points are drawn from.
+    let clean = {
+        let spec = RunSpec {
+            name: "clean".into(),
+            plan: Plan::clean(),
+            timeout: PATIENT,
+            cache: None,
+            requests: full_scenario(&fix, 0),
+            one_by_one: false,
+        };
+        let result = run(&fix, &spec);
+        check(
+            &spec,
+            &result,
+            Expect::Progress {
+                connections: u32::MAX,
+            },
+            &mut tally,
+        );
+        result.traces
+    };
+    // Phase names where connection 1 carries every message (a server that keeps it open).
+    let layout = (clean.len() == 1).then(|| Layout::of(&clean[0], true, &full_scenario(&fix, 0)));
+    let mut rng = SplitMix(seed);
+    for run_no in 1..=runs {
+        let conn = &clean[rng.below(clean.len() as u64) as usize];
+        let number = conn.number;
         let dir = *rng.pick(&[Dir::Up, Dir::Down]);
-        let records = layout.records(dir);
+        let records = match dir {
+            Dir::Up => &conn.up,
+            Dir::Down => &conn.down,
+        };
         let record = rng.below(records.len() as u64) as usize;
-        let len = records[record].1;
+        let len = records[record].len.unwrap_or(HEADER);
         let cut = Cut::Byte(rng.below(len as u64 + 1) as usize);
         let action = *rng.pick(&[
             Action::Reset,
@@ -814,11 +883,11 @@ fn random_fault_plans() {
             Action::Stall,
         ]);
         let conns = *rng.pick(&[
-            Conns::Only(1),
-            Conns::Only(1),
-            Conns::Only(2),
-            Conns::From(1),
-            Conns::From(2),
+            Conns::Only(number),
+            Conns::Only(number),
+            Conns::Only(number + 1),
+            Conns::From(number),
+            Conns::From(number + 1),
         ]);
         let fault = Fault {
             conns,
@@ -826,7 +895,7 @@ fn random_fault_plans() {
             action,
         };
         let refuse = if rng.below(10) == 0 {
-            vec![1 + rng.below(3) as u32]
+            vec![1 + rng.below(clean.len() as u64 + 2) as u32]
         } else {
             Vec::new()
         };
@@ -844,8 +913,12 @@ fn random_fault_plans() {
             reads: sizes(&mut rng),
             writes: sizes(&mut rng),
         };
+        let one_by_one = rng.below(2) == 0;
         let spec = RunSpec {
-            name: format!("run {run_no}: {}, {plan:?}", fault_name(&fault, &layout)),
+            name: format!(
+                "run {run_no}: {}, {plan:?}, one call each: {one_by_one}",
+                fault_name(&fault, layout.as_ref(), false)
+            ),
             plan,
             timeout: if action == Action::Stall {
                 IMPATIENT
@@ -853,32 +926,38 @@ fn random_fault_plans() {
                 PATIENT
             },
             cache: None,
-            requests: full_scenario(&fix, 1000 + run_no),
+            requests: full_scenario(&fix, seed + run_no),
+            one_by_one,
         };
         let result = run(&fix, &spec);
         let hits = result.traces.iter().filter(|t| t.hit.is_some()).count();
-        let refused = if refuse.is_empty() {
-            ""
-        } else {
-            ", a refused connect"
-        };
         tally.fault(format!(
-            "{action:?} {}, struck {hits} time(s){refused}",
+            "{action:?} {}, struck {hits} time(s){}{}",
             match conns {
                 Conns::Only(_) => "on one connection",
                 Conns::From(_) => "on every connection from one on",
-            }
+            },
+            if refuse.is_empty() {
+                ""
+            } else {
+                ", a refused connect"
+            },
+            if one_by_one {
+                ", one call per request"
+            } else {
+                ""
+            },
         ));
         // One fault (no stall, no refusal): as for the single faults.
         let expect = match (conns, action, refuse.is_empty()) {
-            (Conns::Only(_), Action::Reset | Action::Close, true) => {
-                Expect::Progress { connections: 2 }
-            }
+            (Conns::Only(_), Action::Reset | Action::Close, true) => Expect::Progress {
+                connections: clean.len() as u32 + 1,
+            },
             _ => Expect::Safe,
         };
         check(&spec, &result, expect, &mut tally);
     }
-    tally.print("random plans");
+    tally.print(test);
 }
 
 /// The layout the other tests name their phases by: a full handshake, the tickets, the token

@@ -292,6 +292,25 @@ impl Connector for FaultConnector {
     fn wall_clock(&self) -> UnixTime {
         wall_clock_now()
     }
+
+    /// As `TcpConnector`'s: end of stream, bytes nobody asked for or an error mean stale;
+    /// so does a reset or close the plan already struck. A non-blocking peek.
+    fn is_stale(&mut self, transport: &mut FaultTransport) -> bool {
+        if transport.reset || transport.down_eof || transport.inbox_at < transport.inbox.len() {
+            return true;
+        }
+        if transport.down_stalled {
+            return false; // nothing arrives: it looks alive, as a stalled socket does
+        }
+        let socket = &transport.tcp;
+        if socket.set_nonblocking(true).is_err() {
+            return true;
+        }
+        let mut byte = [0u8; 1];
+        let stale =
+            !matches!(socket.peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
+        socket.set_nonblocking(false).is_err() || stale
+    }
 }
 
 /// Read or write sizes.

@@ -129,7 +129,7 @@ struct Req {
     kind: Kind,
     target: String,
     request: ApiRequest,
-    /// Records its ciphertext spans, and its response's body.
+    /// Its body (a POST's), and so its response's, spans two TLS records.
     big: bool,
 }
 
@@ -179,7 +179,7 @@ impl Req {
         !matches!(self.kind, Kind::Post)
     }
 
-    /// TLS records its request takes, and its response's body.
+    /// TLS records its request takes, and its response's body as well.
     fn records(&self) -> usize {
         if self.big {
             2
@@ -695,19 +695,13 @@ fn a_fault_on_every_connection_stops_the_retries() {
     let fix = Fixture::new();
     let cache = fix.warm_cache();
     let mut tally = Tally::new();
-    let kinds: [(&str, fn(&Fixture, u64) -> Req); 3] = [
-        ("GET", |fix, run| {
-            Req::get(fix, "GET", &format!("e{run}-get"))
-        }),
-        ("POST", |fix, run| {
-            Req::post(fix, "POST", &format!("e{run}-post"), true, None)
-        }),
-        ("keyed POST", |fix, run| {
-            Req::post(fix, "keyed POST", &format!("e{run}-keyed"), true, Some(run))
-        }),
+    let kinds: [fn(&Fixture, u64) -> Req; 3] = [
+        |fix, run| Req::get(fix, "GET", &format!("e{run}-get")),
+        |fix, run| Req::post(fix, "POST", &format!("e{run}-post"), true, None),
+        |fix, run| Req::post(fix, "keyed POST", &format!("e{run}-keyed"), true, Some(run)),
     ];
     let mut run_no = 1;
-    for (_, make) in kinds {
+    for make in kinds {
         let layout = record_layout(&fix, false, Some(&cache), vec![make(&fix, 0)], &mut tally);
         for action in [Action::Reset, Action::Close, Action::Stall] {
             let cuts: &[Cut] = if action == Action::Stall {

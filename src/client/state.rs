@@ -436,15 +436,28 @@ impl Client {
                 break;
             }
             if !link.tls.plaintext().is_empty() {
-                match link.decoder.feed(link.tls.plaintext()) {
+                // The decoder takes a slice whole or not at all, and may hold bytes it cannot
+                // use before more arrive (a partial head): offer only what fits, or a full
+                // plaintext buffer would be refused on every pass and the response never
+                // complete.
+                let room = link
+                    .decoder
+                    .limits()
+                    .max_buffered
+                    .saturating_sub(link.decoder.buffered());
+                if room == 0 {
+                    // Full of a head (or chunk line) larger than `max_buffered`.
+                    return Some(broke(Error::Http(http::HttpError::Local(
+                        http::LocalError::BufferFull,
+                    ))));
+                }
+                let n = link.tls.plaintext().len().min(room);
+                match link.decoder.feed(&link.tls.plaintext()[..n]) {
                     Ok(()) => {
-                        let n = link.tls.plaintext().len();
                         // Consuming resumes decryption paused by a full plaintext buffer;
                         // an error found there is reported below, after what arrived whole.
                         let _ = link.tls.consume_plaintext(n);
                     }
-                    // Full: the decoder drains below, then we feed again.
-                    Err(http::HttpError::Local(http::LocalError::BufferFull)) => {}
                     Err(e) => return Some(broke(Error::Http(e))),
                 }
             }

@@ -11,7 +11,7 @@ use mtls_core::io::std_adapter::StdClient;
 use mtls_core::io::RequestError;
 use mtls_core::tls::Trust;
 use mtls_core::{ApiRequest, ClientConfig, Error};
-use mtls_sandbox::{Sandbox, SandboxConfig};
+use mtls_sandbox::{IssueSpec, Sandbox, SandboxConfig};
 
 fn sandbox() -> Sandbox {
     Sandbox::start(SandboxConfig::default()).unwrap()
@@ -534,4 +534,54 @@ fn a_queue_ending_failure_ends_every_request_of_the_call_once() {
     }
     assert_eq!(sandbox.token_requests(), 1, "no retry loop");
     assert_eq!(sandbox.api_requests(), 0);
+}
+
+#[test]
+fn a_rotated_identity_is_presented_on_the_next_connection_and_the_token_is_kept() {
+    let sandbox = sandbox();
+    let mut client = client(&sandbox);
+    client
+        .request(ApiRequest::get(&user_path(&sandbox, 1)))
+        .unwrap();
+    // The renewed certificate (another CN, so the log tells them apart).
+    let renewed = sandbox.issue(&IssueSpec::client("renewed-client")).unwrap();
+    let identity = Identity::from_pem(
+        renewed.cert_pem.as_bytes(),
+        renewed.key_pem.as_ref().unwrap().as_bytes(),
+    )
+    .unwrap();
+    client.set_identity(&identity).unwrap();
+    client
+        .request(ApiRequest::get(&user_path(&sandbox, 2)))
+        .unwrap();
+    client
+        .request(ApiRequest::get(&user_path(&sandbox, 3)))
+        .unwrap();
+    assert_eq!(
+        sandbox.client_cert_cns(),
+        vec![
+            Some(sandbox.client_id().to_owned()),
+            Some("renewed-client".to_owned())
+        ],
+        "one connection per certificate, the new one presented after the rotation"
+    );
+    let by_connection: Vec<(u64, Option<String>)> = sandbox
+        .request_log()
+        .into_iter()
+        .filter(|r| r.target.contains("/users/"))
+        .map(|r| (r.connection, r.client_cn))
+        .collect();
+    assert_eq!(
+        by_connection,
+        vec![
+            (1, Some(sandbox.client_id().to_owned())),
+            (2, Some("renewed-client".to_owned())),
+            (2, Some("renewed-client".to_owned())),
+        ]
+    );
+    assert_eq!(
+        sandbox.token_requests(),
+        1,
+        "the token survives the rotation"
+    );
 }

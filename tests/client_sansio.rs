@@ -333,3 +333,44 @@ fn each_new_connection_checks_the_client_certificate_against_the_wall_clock() {
     assert_eq!(failed.error, Error::Identity(expired));
     assert!(!client.is_connected() && !client.wants_connection());
 }
+
+#[test]
+fn a_rotated_identity_leaves_the_open_connection_and_is_presented_by_the_next() {
+    let pki = TestServerPki::new();
+    let first = identity_for_fixture(&pki.ca, "p256-sec1");
+    let second = identity_for_fixture(&pki.ca, "rsa2048-pkcs1");
+    let mut client = common::fake_api::client_with(&pki, &first);
+    let mut api = FakeApi::new(&pki);
+    let t0 = Instant::from_secs(1_000);
+    client.send(ApiRequest::get("/v2.01/cid/users/1"), t0);
+    client.open_connection(t0, wall_now()).unwrap();
+    pump(&mut client, &mut api, t0, usize::MAX);
+    let presented = |api: &FakeApi| api.tls.peer_certificates().unwrap()[0].clone();
+    assert_eq!(presented(&api), first.chain()[0]);
+
+    client.set_identity(&second).unwrap();
+    assert!(client.is_connected(), "the open connection stays");
+    client.send(ApiRequest::get("/v2.01/cid/users/2"), t0);
+    let events = pump(&mut client, &mut api, t0, usize::MAX);
+    assert_eq!(
+        statuses(&events),
+        vec![r#"1:200:{"path":"/v2.01/cid/users/2","auth":"Bearer tok1"}"#],
+        "served on the same connection with the same token"
+    );
+
+    // The next connection presents the new certificate; the token is kept.
+    client.discard_connection();
+    let mut api2 = FakeApi::new(&pki);
+    client.send(ApiRequest::get("/v2.01/cid/users/3"), t0);
+    client.open_connection(t0, wall_now()).unwrap();
+    let events = pump(&mut client, &mut api2, t0, usize::MAX);
+    assert_eq!(presented(&api2), second.chain()[0]);
+    assert_eq!(
+        statuses(&events),
+        vec![r#"2:200:{"path":"/v2.01/cid/users/3","auth":"Bearer tok1"}"#]
+    );
+    assert_eq!(
+        api2.tokens_issued, 0,
+        "no token request on the new connection"
+    );
+}

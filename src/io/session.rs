@@ -162,6 +162,19 @@ where
         &self.client
     }
 
+    /// Rotates the client identity without a restart: the kept-alive connection (idle: no
+    /// request is in flight between calls) is closed, the next request connects with the
+    /// new certificate, and the token is kept.
+    ///
+    /// # Errors
+    /// As [`Client::set_identity`]; the session is then unchanged.
+    pub fn set_identity(&mut self, identity: &crate::identity::Identity) -> Result<(), Error> {
+        self.client.set_identity(identity)?;
+        self.client.discard_connection();
+        self.transport = None;
+        Ok(())
+    }
+
     /// The connector, to change its settings.
     pub fn connector_mut(&mut self) -> &mut C {
         &mut self.connector

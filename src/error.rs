@@ -43,7 +43,9 @@ pub enum Error {
 pub enum ErrorKind {
     /// [`Error::Identity`].
     Identity,
-    /// The server refused our client certificate (a TLS alert such as `certificate_required`).
+    /// The server refused our client certificate: a TLS alert such as
+    /// `certificate_required`, or an HTTP answer that says so
+    /// ([`AuthError::ClientCertificateRefused`]).
     ClientCertificateRejected,
     /// Any other [`Error::Tls`].
     Tls,
@@ -68,6 +70,9 @@ impl Error {
                 ErrorKind::ClientCertificateRejected
             }
             Error::Tls(_) => ErrorKind::Tls,
+            Error::Auth(AuthError::ClientCertificateRefused { .. }) => {
+                ErrorKind::ClientCertificateRejected
+            }
             Error::Http(_) => ErrorKind::Http,
             Error::Auth(_) => ErrorKind::Auth,
             Error::BaseUrl(_) | Error::RequestTooLarge => ErrorKind::Config,

@@ -14,7 +14,7 @@ use mtls_core::time::Instant;
 fn response(token: &str, secs: u64) -> Result<TokenResponse, AuthError> {
     Ok(TokenResponse {
         access_token: AccessToken::new(token).unwrap(),
-        expires_in: Duration::from_secs(secs),
+        expires_in: Some(Duration::from_secs(secs)),
     })
 }
 
@@ -295,10 +295,16 @@ fn failed_fetch_releases_the_fetch() {
     assert_eq!(
         cache.complete(
             ticket,
-            Err(AuthError::TokenEndpointStatus { status: 401 }),
+            Err(AuthError::TokenEndpointStatus {
+                status: 401,
+                error: None,
+            }),
             secs(1)
         ),
-        Err(AuthError::TokenEndpointStatus { status: 401 })
+        Err(AuthError::TokenEndpointStatus {
+            status: 401,
+            error: None,
+        })
     );
     assert!(matches!(cache.acquire(secs(1)), Acquire::Fetch(_)));
 }

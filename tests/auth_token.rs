@@ -84,16 +84,21 @@ fn token_request_is_plain_data() {
 const GOOD: &[u8] =
     br#"{"access_token":"67b036bd007c40378d4be5a934f197e6","token_type":"Bearer","expires_in":3600}"#;
 
+/// The token and its lifetime; `Duration::ZERO` (never accepted as a value) when absent.
 fn parse(body: &str) -> Result<(String, Duration), AuthError> {
-    parse_token_response(200, body.as_bytes())
-        .map(|r| (r.access_token.expose().to_owned(), r.expires_in))
+    parse_token_response(200, body.as_bytes()).map(|r| {
+        (
+            r.access_token.expose().to_owned(),
+            r.expires_in.unwrap_or_default(),
+        )
+    })
 }
 
 #[test]
 fn good_response() {
     let r = parse_token_response(200, GOOD).unwrap();
     assert_eq!(r.access_token.expose(), "67b036bd007c40378d4be5a934f197e6");
-    assert_eq!(r.expires_in, Duration::from_secs(3600));
+    assert_eq!(r.expires_in, Some(Duration::from_secs(3600)));
     assert_eq!(
         r.access_token.bearer_header().expose(),
         "Bearer 67b036bd007c40378d4be5a934f197e6"
@@ -105,7 +110,7 @@ fn good_response() {
             201,
             b" {\"access_token\":\"abc\",\"token_type\":\"bearer\",\"expires_in\":60} \n"
         )
-        .map(|r| (r.access_token.expose().to_owned(), r.expires_in)),
+        .map(|r| (r.access_token.expose().to_owned(), r.expires_in.unwrap())),
         ok
     );
     assert_eq!(
@@ -172,9 +177,89 @@ fn non_2xx_status() {
     for status in [199u16, 300, 400, 401, 403, 500, 503] {
         assert_eq!(
             parse_token_response(status, GOOD).unwrap_err(),
-            AuthError::TokenEndpointStatus { status }
+            AuthError::TokenEndpointStatus {
+                status,
+                error: None
+            }
         );
     }
+}
+
+#[test]
+fn the_token_endpoints_own_words_are_kept() {
+    let body = br#"{"error":"unsupported_grant_type","error_description":"grant_type must be\nclient_credentials","error_uri":"https://example.test/e"}"#;
+    let e = parse_token_response(400, body).unwrap_err();
+    let AuthError::TokenEndpointStatus {
+        status: 400,
+        error: Some(ref oauth),
+    } = e
+    else {
+        panic!("{e:?}")
+    };
+    assert_eq!(oauth.code, "unsupported_grant_type");
+    // Control characters are not passed on to a terminal or a log.
+    assert_eq!(
+        oauth.description.as_deref(),
+        Some("grant_type must be client_credentials")
+    );
+    assert_eq!(oauth.uri.as_deref(), Some("https://example.test/e"));
+    assert_eq!(
+        e.to_string(),
+        "token endpoint answered HTTP 400: unsupported_grant_type: grant_type must be \
+         client_credentials (see https://example.test/e)"
+    );
+
+    // The credentials hint only where the server blamed them.
+    let invalid_client = parse_token_response(401, br#"{"error":"invalid_client"}"#).unwrap_err();
+    assert_eq!(
+        invalid_client.to_string(),
+        "token endpoint answered HTTP 401: invalid_client (check the client id and API key)"
+    );
+    let invalid_request = parse_token_response(
+        400,
+        br#"{"error":"invalid_request","error_description":"missing grant_type"}"#,
+    )
+    .unwrap_err();
+    assert!(
+        !invalid_request.to_string().contains("API key"),
+        "{invalid_request}"
+    );
+
+    // Not an RFC 6749 error object: no error, just the status.
+    for body in [
+        &b""[..],
+        b"<html>oops</html>",
+        br#"{"error":42}"#,
+        br#"{"error":"  "}"#,
+        br#"{"Message":"nope"}"#,
+        br#"[{"error":"x"}]"#,
+    ] {
+        assert_eq!(
+            parse_token_response(400, body).unwrap_err(),
+            AuthError::TokenEndpointStatus {
+                status: 400,
+                error: None
+            },
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    // Long values are cut, not refused.
+    let long = format!(
+        r#"{{"error":"{}","error_description":"{}"}}"#,
+        "e".repeat(100),
+        "d".repeat(1000)
+    );
+    let AuthError::TokenEndpointStatus {
+        error: Some(oauth), ..
+    } = parse_token_response(400, long.as_bytes()).unwrap_err()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (oauth.code.len(), oauth.description.map(|d| d.len())),
+        (64, Some(256))
+    );
 }
 
 #[test]
@@ -195,9 +280,10 @@ fn missing_fields() {
         parse(r#"{"access_token":"abc","expires_in":60}"#),
         Err(AuthError::MissingField(TokenField::TokenType))
     );
+    // `expires_in` is only RECOMMENDED (RFC 6749, section 5.1): its absence is no error.
     assert_eq!(
         parse(r#"{"access_token":"abc","token_type":"Bearer"}"#),
-        Err(AuthError::MissingField(TokenField::ExpiresIn))
+        Ok(("abc".to_owned(), Duration::ZERO))
     );
     assert_eq!(
         parse("{}"),
@@ -338,9 +424,21 @@ fn access_token_new_and_bearer_without_alloc() {
 
 #[test]
 fn errors_display_and_classify() {
+    let bare = |status| AuthError::TokenEndpointStatus {
+        status,
+        error: None,
+    };
     assert_eq!(
-        AuthError::TokenEndpointStatus { status: 401 }.to_string(),
+        bare(401).to_string(),
         "token endpoint answered HTTP 401 (check the client id and API key)"
+    );
+    // A 400 without the server's words blames nothing in particular.
+    assert_eq!(bare(400).to_string(), "token endpoint answered HTTP 400");
+    assert_eq!(
+        AuthError::ClientCertificateRefused { status: 400 }.to_string(),
+        "the server refused the client certificate (HTTP 400 from the token endpoint): check \
+         that the certificate is the one the API issued, is not expired, and comes with its \
+         key; the API key was not checked"
     );
     assert_eq!(
         AuthError::MissingField(TokenField::ExpiresIn).to_string(),

@@ -1,5 +1,5 @@
 //! The client against nginx with `ssl_verify_client on`: a server we did not write.
-//! `.ci/run` installs nginx; the server listens on 127.0.0.1 only.
+//! `bash scripts/test.sh` installs nginx; the server listens on 127.0.0.1 only.
 
 #[path = "support/nginx.rs"]
 mod nginx;
@@ -7,6 +7,7 @@ mod nginx;
 use mtls_core::auth::{AuthError, Credentials};
 use mtls_core::client::Auth;
 use mtls_core::client::Event;
+use mtls_core::error::ErrorKind;
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::io::std_adapter::StdClient;
 use mtls_core::io::RequestError;
@@ -36,7 +37,7 @@ fn setup() -> Setup {
         CLIENT_ID,
         API_KEY,
     )
-    .expect("nginx must be installed (.ci/run installs it)");
+    .expect("nginx must be installed (run `bash scripts/test.sh`, which installs it)");
     Setup { ca, server }
 }
 
@@ -122,13 +123,19 @@ fn nginx_answers_400_to_a_client_without_a_certificate() {
     .unwrap();
     let mut client = StdClient::new(config);
     let result = client.request(ApiRequest::get(&format!("/v2.01/{CLIENT_ID}/users/1")));
-    // nginx completes the handshake and refuses at the HTTP level: the token request gets a 400.
+    // nginx completes the handshake and refuses at the HTTP level: the token request gets a
+    // 400 page, "No required SSL certificate was sent". That is the certificate, not the
+    // API key, and the error says so.
     match result {
         Err(RequestError::Failed { failure: f, .. }) => {
             assert_eq!(
                 f.error,
-                Error::Auth(AuthError::TokenEndpointStatus { status: 400 })
-            )
+                Error::Auth(AuthError::ClientCertificateRefused { status: 400 })
+            );
+            assert_eq!(f.error.kind(), ErrorKind::ClientCertificateRejected);
+            let text = f.to_string();
+            assert!(text.contains("refused the client certificate"), "{text}");
+            assert!(!text.contains("check the client id"), "{text}");
         }
         other => panic!("expected the token exchange to fail, got {other:?}"),
     }
@@ -137,6 +144,39 @@ fn nginx_answers_400_to_a_client_without_a_certificate() {
         log.starts_with("POST /v2.01/oauth/token 400 \"-\" NONE"),
         "{log}"
     );
+}
+
+#[test]
+fn nginx_refusing_a_certificate_from_another_ca_names_the_certificate() {
+    let s = setup();
+    let stranger = TestCa::new("not the API's CA").unwrap();
+    let issued = stranger
+        .issue(&IssueSpec::client("nginx-test-client"))
+        .unwrap();
+    let identity = Identity::from_pem(
+        issued.cert_pem.as_bytes(),
+        issued.key_pem.as_ref().unwrap().as_bytes(),
+    )
+    .unwrap();
+    let config = ClientConfig::new(
+        &base_url(&s),
+        Auth::ClientCredentials(Credentials::new(CLIENT_ID, API_KEY).unwrap()),
+        &identity,
+        trust(&s),
+    )
+    .unwrap();
+    let mut client = StdClient::new(config);
+    // nginx: "400 The SSL certificate error", after a completed handshake.
+    match client.request(ApiRequest::get(&format!("/v2.01/{CLIENT_ID}/users/1"))) {
+        Err(RequestError::Failed { failure: f, .. }) => {
+            assert_eq!(
+                f.error,
+                Error::Auth(AuthError::ClientCertificateRefused { status: 400 })
+            );
+            assert_eq!(f.error.kind(), ErrorKind::ClientCertificateRejected);
+        }
+        other => panic!("expected the certificate to be refused, got {other:?}"),
+    }
 }
 
 #[test]
@@ -159,10 +199,18 @@ fn wrong_api_key_is_refused_by_nginx() {
     let mut client = StdClient::new(config);
     match client.request(ApiRequest::get(&format!("/v2.01/{CLIENT_ID}/users/1"))) {
         Err(RequestError::Failed { failure: f, .. }) => {
-            assert_eq!(
-                f.error,
-                Error::Auth(AuthError::TokenEndpointStatus { status: 401 })
-            )
+            assert!(
+                matches!(
+                    f.error,
+                    Error::Auth(AuthError::TokenEndpointStatus { status: 401, .. })
+                ),
+                "{:?}",
+                f.error
+            );
+            assert!(
+                f.to_string().contains("check the client id and API key"),
+                "{f}"
+            );
         }
         other => panic!("expected a 401 from the token endpoint, got {other:?}"),
     }

@@ -306,3 +306,98 @@ fn a_caller_authorization_header_is_refused() {
         vec!["1:failed:NotSent:Http(Local(ReservedHeader { index: 0 }))".to_string()]
     );
 }
+
+/// The server's bytes as its TLS records: the first record, and everything after it.
+fn split_first_record(bytes: &[u8]) -> (&[u8], &[u8]) {
+    let first = 5 + usize::from(u16::from_be_bytes([bytes[3], bytes[4]]));
+    bytes.split_at(first)
+}
+
+/// Offers `bytes` until the client takes them all (bounded: each offer takes some or the
+/// connection is gone), then returns the events.
+fn offer(client: &mut Client, bytes: &[u8], now: Instant) -> Vec<Event> {
+    let mut offset = 0;
+    for _ in 0..bytes.len() {
+        if offset == bytes.len() {
+            break;
+        }
+        let taken = client.handle_input(&bytes[offset..], now);
+        if taken == 0 {
+            break;
+        }
+        offset += taken;
+    }
+    assert!(
+        offset == bytes.len() || !client.is_connected(),
+        "took {offset} of {}",
+        bytes.len()
+    );
+    drain(client)
+}
+
+/// Fault injection, finding 4: the decoder held a partial response head (its first TLS
+/// record) when a full plaintext buffer (64 KiB) arrived in one slice. The client offered
+/// the decoder the whole buffer, which does not fit beside the partial head and was
+/// refused on every pass: the response, though it had arrived whole, was never delivered,
+/// and the request timed out. Now the decoder is offered what fits.
+#[test]
+fn a_partial_head_then_a_full_plaintext_buffer_in_one_slice_is_delivered() {
+    let pki = TestServerPki::new();
+    let mut srv = new_api(&pki);
+    let t0 = Instant::from_secs(5);
+    let mut client = connected_client(&pki, &mut srv, t0);
+    srv.respond = Box::new(|tls, _: &Seen| {
+        tls.writer()
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Len")
+            .unwrap();
+        let mut rest = b"gth: 100000\r\n\r\n".to_vec();
+        rest.resize(rest.len() + 100_000, b'x');
+        tls.writer().write_all(&rest).unwrap();
+    });
+    client.send(ApiRequest::get("/v2.01/cid/big"), t0);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = client.poll_transmit(&mut buf);
+        if n == 0 {
+            break;
+        }
+        srv.receive(&buf[..n]);
+    }
+    let bytes = srv.transmit();
+    let (head_part, rest) = split_first_record(&bytes);
+    let mut events = offer(&mut client, head_part, t0);
+    assert!(outcomes(&events).is_empty());
+    events.extend(offer(&mut client, rest, t0));
+    assert_eq!(outcomes(&events), vec!["1:200:100000".to_string()]);
+    assert!(client.is_connected() && client.is_idle());
+}
+
+/// The same stall with a response head larger than the decoder may buffer (a
+/// `max_buffered` below the head): a typed error at once, not a wait for the timeout.
+#[test]
+fn a_head_larger_than_the_decoder_buffer_is_a_typed_error_not_a_stall() {
+    let pki = TestServerPki::new();
+    let mut config = ClientConfig::new(
+        "https://localhost",
+        Auth::CertificateOnly,
+        &identity_for_fixture(&pki.ca, "p256-sec1"),
+        pki.trust(),
+    )
+    .unwrap();
+    config.http_limits.max_buffered = 64;
+    let mut client = Client::new(config);
+    let mut srv = new_api(&pki);
+    let t0 = Instant::from_secs(5);
+    client.send(ApiRequest::get("/v2.01/cid/users/1"), t0);
+    client.open_connection(t0, wall_now()).unwrap();
+    let events = pump(&mut client, &mut srv, t0, usize::MAX);
+    assert_eq!(srv.seen.len(), 1, "the server answered");
+    assert_eq!(
+        closed_with(&events),
+        vec![Some(Error::Http(mtls_core::http::HttpError::Local(
+            mtls_core::http::LocalError::BufferFull
+        )))]
+    );
+    // The GET goes to a new connection (and would fail the same way there).
+    assert!(client.wants_connection());
+}

@@ -11,7 +11,7 @@ use mtls_core::io::std_adapter::StdClient;
 use mtls_core::io::RequestError;
 use mtls_core::tls::Trust;
 use mtls_core::{ApiRequest, ClientConfig, Error};
-use mtls_sandbox::{Sandbox, SandboxConfig};
+use mtls_sandbox::{IssueSpec, Sandbox, SandboxConfig};
 
 fn sandbox() -> Sandbox {
     Sandbox::start(SandboxConfig::default()).unwrap()
@@ -158,9 +158,17 @@ fn bad_credentials_are_a_typed_error_without_a_retry_loop() {
     for outcome in outcomes {
         let f = failure(outcome);
         assert_eq!(f.kind, FailureKind::NotSent);
-        assert_eq!(
-            f.error,
-            Error::Auth(AuthError::TokenEndpointStatus { status: 401 })
+        assert!(
+            matches!(
+                f.error,
+                Error::Auth(AuthError::TokenEndpointStatus { status: 401, .. })
+            ),
+            "{:?}",
+            f.error
+        );
+        assert!(
+            f.to_string().contains("check the client id and API key"),
+            "{f}"
         );
     }
     assert_eq!(sandbox.token_requests(), 1);
@@ -168,9 +176,35 @@ fn bad_credentials_are_a_typed_error_without_a_retry_loop() {
 }
 
 #[test]
+fn the_token_endpoints_rfc6749_error_reaches_the_caller() {
+    let sandbox = sandbox();
+    sandbox.knobs().set_token_response_override(Some((
+        400,
+        r#"{"error":"unsupported_grant_type","error_description":"only client_credentials"}"#
+            .to_string(),
+    )));
+    let f = failure(client(&sandbox).request(ApiRequest::get(&user_path(&sandbox, 1))));
+    let Error::Auth(AuthError::TokenEndpointStatus {
+        status: 400,
+        error: Some(oauth),
+    }) = &f.error
+    else {
+        panic!("{:?}", f.error)
+    };
+    assert_eq!(oauth.code, "unsupported_grant_type");
+    let text = f.to_string();
+    assert!(
+        text.contains("unsupported_grant_type: only client_credentials"),
+        "{text}"
+    );
+    assert!(!text.contains("API key"), "no credentials hint: {text}");
+    assert_eq!(f.kind, FailureKind::NotSent);
+}
+
+#[test]
 fn broken_token_responses_are_typed_errors() {
     let sandbox = sandbox();
-    let cases: [(&str, AuthError); 7] = [
+    let cases: [(&str, AuthError); 6] = [
         ("<html>502 Bad Gateway</html>", AuthError::MalformedJson),
         (
             r#"{"access_token":"abc","token_type":"MAC","expires_in":3600}"#,
@@ -179,10 +213,6 @@ fn broken_token_responses_are_typed_errors() {
         (
             r#"{"token_type":"Bearer","expires_in":3600}"#,
             AuthError::MissingField(mtls_core::auth::TokenField::AccessToken),
-        ),
-        (
-            r#"{"access_token":"abc","token_type":"Bearer"}"#,
-            AuthError::MissingField(mtls_core::auth::TokenField::ExpiresIn),
         ),
         (
             r#"{"access_token":"abc","token_type":"Bearer","expires_in":0}"#,
@@ -504,4 +534,54 @@ fn a_queue_ending_failure_ends_every_request_of_the_call_once() {
     }
     assert_eq!(sandbox.token_requests(), 1, "no retry loop");
     assert_eq!(sandbox.api_requests(), 0);
+}
+
+#[test]
+fn a_rotated_identity_is_presented_on_the_next_connection_and_the_token_is_kept() {
+    let sandbox = sandbox();
+    let mut client = client(&sandbox);
+    client
+        .request(ApiRequest::get(&user_path(&sandbox, 1)))
+        .unwrap();
+    // The renewed certificate (another CN, so the log tells them apart).
+    let renewed = sandbox.issue(&IssueSpec::client("renewed-client")).unwrap();
+    let identity = Identity::from_pem(
+        renewed.cert_pem.as_bytes(),
+        renewed.key_pem.as_ref().unwrap().as_bytes(),
+    )
+    .unwrap();
+    client.set_identity(&identity).unwrap();
+    client
+        .request(ApiRequest::get(&user_path(&sandbox, 2)))
+        .unwrap();
+    client
+        .request(ApiRequest::get(&user_path(&sandbox, 3)))
+        .unwrap();
+    assert_eq!(
+        sandbox.client_cert_cns(),
+        vec![
+            Some(sandbox.client_id().to_owned()),
+            Some("renewed-client".to_owned())
+        ],
+        "one connection per certificate, the new one presented after the rotation"
+    );
+    let by_connection: Vec<(u64, Option<String>)> = sandbox
+        .request_log()
+        .into_iter()
+        .filter(|r| r.target.contains("/users/"))
+        .map(|r| (r.connection, r.client_cn))
+        .collect();
+    assert_eq!(
+        by_connection,
+        vec![
+            (1, Some(sandbox.client_id().to_owned())),
+            (2, Some("renewed-client".to_owned())),
+            (2, Some("renewed-client".to_owned())),
+        ]
+    );
+    assert_eq!(
+        sandbox.token_requests(),
+        1,
+        "the token survives the rotation"
+    );
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::fake_api::{new_client, pump, FakeApi};
 use common::*;
-use mtls_core::auth::Credentials;
+use mtls_core::auth::{CachePolicy, Credentials};
 use mtls_core::client::Auth;
 use mtls_core::client::{Event, FailureKind};
 use mtls_core::time::Instant;
@@ -27,6 +27,39 @@ fn statuses(events: &[Event]) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+#[test]
+fn a_token_without_expires_in_lives_the_policys_default_lifetime() {
+    let pki = TestServerPki::new();
+    let mut client = new_client(&pki);
+    let mut api = FakeApi::new(&pki);
+    api.expires_in = 0; // the answer has no `expires_in`
+    let t0 = Instant::from_secs(1_000);
+    client.send(ApiRequest::get("/v2.01/cid/users/1"), t0);
+    client.open_connection(t0, wall_now()).unwrap();
+    let events = pump(&mut client, &mut api, t0, usize::MAX);
+    let lifetime = CachePolicy::DEFAULT_LIFETIME;
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::TokenFetched { expires_in } if *expires_in == lifetime)),
+        "{events:?}"
+    );
+    // Reused until the default lifetime less the 30 s margin, then refreshed.
+    let margin = CachePolicy::DEFAULT_REFRESH_MARGIN;
+    let before = t0 + (lifetime - margin - Duration::from_secs(1));
+    client.send(ApiRequest::get("/v2.01/cid/users/2"), before);
+    pump(&mut client, &mut api, before, usize::MAX);
+    assert_eq!(api.tokens_issued, 1);
+    let after = t0 + (lifetime - margin + Duration::from_secs(1));
+    client.send(ApiRequest::get("/v2.01/cid/users/3"), after);
+    let events = pump(&mut client, &mut api, after, usize::MAX);
+    assert_eq!(api.tokens_issued, 2);
+    assert_eq!(
+        statuses(&events),
+        vec![r#"2:200:{"path":"/v2.01/cid/users/3","auth":"Bearer tok2"}"#]
+    );
 }
 
 #[test]
@@ -299,4 +332,45 @@ fn each_new_connection_checks_the_client_certificate_against_the_wall_clock() {
     assert_eq!(failed.kind, FailureKind::NotSent);
     assert_eq!(failed.error, Error::Identity(expired));
     assert!(!client.is_connected() && !client.wants_connection());
+}
+
+#[test]
+fn a_rotated_identity_leaves_the_open_connection_and_is_presented_by_the_next() {
+    let pki = TestServerPki::new();
+    let first = identity_for_fixture(&pki.ca, "p256-sec1");
+    let second = identity_for_fixture(&pki.ca, "rsa2048-pkcs1");
+    let mut client = common::fake_api::client_with(&pki, &first);
+    let mut api = FakeApi::new(&pki);
+    let t0 = Instant::from_secs(1_000);
+    client.send(ApiRequest::get("/v2.01/cid/users/1"), t0);
+    client.open_connection(t0, wall_now()).unwrap();
+    pump(&mut client, &mut api, t0, usize::MAX);
+    let presented = |api: &FakeApi| api.tls.peer_certificates().unwrap()[0].clone();
+    assert_eq!(presented(&api), first.chain()[0]);
+
+    client.set_identity(&second).unwrap();
+    assert!(client.is_connected(), "the open connection stays");
+    client.send(ApiRequest::get("/v2.01/cid/users/2"), t0);
+    let events = pump(&mut client, &mut api, t0, usize::MAX);
+    assert_eq!(
+        statuses(&events),
+        vec![r#"1:200:{"path":"/v2.01/cid/users/2","auth":"Bearer tok1"}"#],
+        "served on the same connection with the same token"
+    );
+
+    // The next connection presents the new certificate; the token is kept.
+    client.discard_connection();
+    let mut api2 = FakeApi::new(&pki);
+    client.send(ApiRequest::get("/v2.01/cid/users/3"), t0);
+    client.open_connection(t0, wall_now()).unwrap();
+    let events = pump(&mut client, &mut api2, t0, usize::MAX);
+    assert_eq!(presented(&api2), second.chain()[0]);
+    assert_eq!(
+        statuses(&events),
+        vec![r#"2:200:{"path":"/v2.01/cid/users/3","auth":"Bearer tok1"}"#]
+    );
+    assert_eq!(
+        api2.tokens_issued, 0,
+        "no token request on the new connection"
+    );
 }

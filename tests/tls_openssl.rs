@@ -1,5 +1,5 @@
 //! Handshakes against `openssl s_server -Verify 1`: a peer we did not write checks our client
-//! certificate. `.ci/run` installs openssl; the server listens on loopback only.
+//! certificate. `bash scripts/test.sh` installs openssl; the server listens on loopback only.
 
 mod common;
 
@@ -63,7 +63,7 @@ fn start_s_server(dir: &Path, version_flag: &str) -> OpensslServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("openssl must be installed (.ci/run installs it)");
+            .expect("openssl must be installed (run `bash scripts/test.sh`, which installs it)");
         let mut server = OpensslServer { child, port };
         // Wait until it listens (a probe connection it accepts and drops), bounded.
         for _ in 0..100 {

@@ -64,6 +64,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod check;
 mod config;
+mod csr;
 mod request;
 mod sandbox;
 
@@ -95,6 +96,12 @@ enum Command {
     /// Writes a client certificate, its key and the sandbox CA into a directory and prints
     /// the `export MTLS_...=...` lines a client needs. Runs until killed (Ctrl-C).
     Sandbox(sandbox::SandboxArgs),
+    /// Generate a private key and a certificate signing request for the API to sign.
+    ///
+    /// By default as the Mangopay guide's openssl commands: RSA-2048, subject
+    /// `CN=<client id>.sandbox.mangopay.com, O=Mangopay, C=LU`, the same name as a DNS
+    /// subjectAltName, extendedKeyUsage clientAuth. Never replaces a file without --force.
+    Csr(csr::CsrArgs),
 }
 
 /// The variables that have no flag, for `--help`.
@@ -130,6 +137,7 @@ fn main() -> ExitCode {
         Command::Request(args) => request::run(args),
         Command::Check(args) => check::run(args),
         Command::Sandbox(args) => sandbox::run(args),
+        Command::Csr(args) => csr::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -651,3 +651,195 @@ fn sandbox_command_prints_an_environment_that_works() {
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
     assert!(stdout(&o).contains("CN=sandbox-client"));
 }
+
+/// `openssl <args>`, which must succeed; its stdout.
+fn openssl(args: &[&str]) -> String {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl must be installed (run `bash scripts/test.sh`, which installs it)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn csr_writes_a_key_and_a_request_as_the_mangopay_guide_does_and_the_signed_certificate_loads() {
+    let dir = TempDir::new();
+    // A CA standing in for the dashboard, made by openssl.
+    let (ca_key, ca_pem) = (dir.path("ca.key"), dir.path("ca.pem"));
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &s(&ca_key),
+        "-out",
+        &s(&ca_pem),
+        "-subj",
+        "/CN=dashboard CA",
+        "-days",
+        "800",
+    ]);
+    for (key_type, environment, algorithm, label) in [
+        (
+            "rsa2048",
+            "sandbox",
+            "sha256WithRSAEncryption",
+            "PRIVATE KEY",
+        ),
+        ("p256", "production", "ecdsa-with-SHA256", "PRIVATE KEY"),
+    ] {
+        let (key, csr) = (
+            dir.path(&format!("{key_type}.key")),
+            dir.path(&format!("{key_type}.csr")),
+        );
+        let args = [
+            "csr",
+            "--client-id",
+            "acme-42",
+            "--environment",
+            environment,
+            "--key-type",
+            key_type,
+            "--key-out",
+            &s(&key),
+            "--csr-out",
+            &s(&csr),
+        ];
+        let out = mtls(&[], &args, None);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            stdout(&out).contains("Developers > mTLS certificates"),
+            "{}",
+            stdout(&out)
+        );
+        let host = match environment {
+            "sandbox" => "acme-42.sandbox.mangopay.com",
+            _ => "acme-42.prod.mangopay.com",
+        };
+        // What openssl sees in the request: the subject in the guide's order, SAN, EKU, a
+        // valid self-signature.
+        let text = openssl(&["req", "-in", &s(&csr), "-verify", "-noout", "-text"]);
+        assert!(
+            text.contains(&format!("Subject: CN = {host}, O = Mangopay, C = LU")),
+            "{text}"
+        );
+        assert!(text.contains(&format!("DNS:{host}")), "{text}");
+        assert!(text.contains("TLS Web Client Authentication"), "{text}");
+        assert!(text.contains(algorithm), "{text}");
+        let key_pem = std::fs::read_to_string(&key).unwrap();
+        assert!(
+            key_pem.starts_with(&format!("-----BEGIN {label}-----")),
+            "PKCS#8 by default"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "the key is readable by its owner only");
+        }
+        // Never overwritten without --force.
+        let again = mtls(&[], &args, None);
+        assert_eq!(again.status.code(), Some(2));
+        assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
+        assert_eq!(
+            std::fs::read_to_string(&key).unwrap(),
+            key_pem,
+            "the key is untouched"
+        );
+
+        // The dashboard signs it; the normal loader takes the pair.
+        let cert = dir.path(&format!("{key_type}.pem"));
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &s(&csr),
+            "-CA",
+            &s(&ca_pem),
+            "-CAkey",
+            &s(&ca_key),
+            "-CAcreateserial",
+            "-days",
+            "400",
+            "-copy_extensions",
+            "copy",
+            "-out",
+            &s(&cert),
+        ]);
+        let identity = mtls_core::identity::Identity::from_pem(
+            &std::fs::read(&cert).unwrap(),
+            key_pem.as_bytes(),
+        )
+        .unwrap();
+        assert!(identity.info().key_match_checked);
+        let report = identity
+            .check(mtls_core::io::std_adapter::wall_clock_now())
+            .unwrap();
+        // No warning: clientAuth made it through the CSR into the certificate.
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    }
+}
+
+#[test]
+fn csr_with_a_generic_subject_and_a_traditional_key() {
+    let dir = TempDir::new();
+    let (key, csr) = (dir.path("k.pem"), dir.path("r.csr"));
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let out = mtls(
+        &[],
+        &[
+            "csr",
+            "--subject",
+            "CN=client.example.test,O=Example\\, Inc,C=FR",
+            "--san",
+            "client.example.test",
+            "--san",
+            "alt.example.test",
+            "--key-type",
+            "p256",
+            "--traditional",
+            "--key-out",
+            &s(&key),
+            "--csr-out",
+            &s(&csr),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = openssl(&["req", "-in", &s(&csr), "-verify", "-noout", "-text"]);
+    assert!(
+        text.contains("Subject: CN = client.example.test, O = \"Example, Inc\", C = FR"),
+        "{text}"
+    );
+    assert!(
+        text.contains("DNS:client.example.test, DNS:alt.example.test"),
+        "{text}"
+    );
+    assert!(std::fs::read_to_string(&key)
+        .unwrap()
+        .starts_with("-----BEGIN EC PRIVATE KEY-----"));
+    // A client id that cannot be a host name is refused before anything is written.
+    let bad = mtls(
+        &[],
+        &[
+            "csr",
+            "--client-id",
+            "no spaces",
+            "--key-out",
+            &s(&dir.path("x")),
+        ],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(!dir.path("x").exists());
+}

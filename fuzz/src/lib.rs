@@ -620,11 +620,12 @@ pub fn token_response(data: &[u8]) {
                 .expose_bytes()
                 .iter()
                 .all(|b| b.is_ascii_graphic()));
-            let secs = t.expires_in.as_secs();
-            assert!(
-                secs >= 1 && secs <= mtls_core::internals::MAX_EXPIRES_IN_SECS,
-                "expires_in {secs}"
-            );
+            if let Some(secs) = t.expires_in.map(|d| d.as_secs()) {
+                assert!(
+                    secs >= 1 && secs <= mtls_core::internals::MAX_EXPIRES_IN_SECS,
+                    "expires_in {secs}"
+                );
+            }
             let _ = t.access_token.bearer_header();
             let mut small = [0u8; 16];
             let _ = t.access_token.write_bearer_header(&mut small);

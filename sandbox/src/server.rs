@@ -155,6 +155,12 @@ pub struct RequestRecord {
     /// The status answered, or `None` when the connection was closed instead
     /// ([`SandboxConfig::close_before_response_count`]).
     pub status: Option<u16>,
+    /// The body answered to an API request (a path under `/v2.01/` other than the token
+    /// path), so that a test can compare what its client received with what was sent; for
+    /// a cut answer ([`SandboxConfig::truncate_next_response`]) the whole body it was cut
+    /// from. `None` for the token endpoint (its answer carries a token), other paths, and
+    /// when the connection was closed instead of answering.
+    pub response_body: Option<Vec<u8>>,
 }
 
 /// A running sandbox: an HTTPS server on `127.0.0.1` that requires client certificates
@@ -376,6 +382,36 @@ impl Sandbox {
     /// The last requests received (up to 1024), oldest first.
     pub fn request_log(&self) -> Vec<RequestRecord> {
         lock(&self.shared.state).log.iter().cloned().collect()
+    }
+
+    /// How many accepted connections are still being served (their threads have not
+    /// ended). A connection thread ends soon after its client closes the connection, once
+    /// it has acted on every complete request the client sent before closing. So a test
+    /// that has closed all its connections waits for this to reach zero before reading
+    /// [`Sandbox::request_log`], to see every request they carried. A connection the
+    /// listener has not accepted yet is not counted.
+    ///
+    /// ```
+    /// use mtls_sandbox::{Sandbox, SandboxConfig};
+    ///
+    /// let sandbox = Sandbox::start(SandboxConfig::default())?;
+    /// let tcp = std::net::TcpStream::connect(sandbox.addr())?;
+    /// drop(tcp);
+    /// // Bounded wait: the connection's thread sees the end of stream and stops.
+    /// for _ in 0..200 {
+    ///     if sandbox.open_connections() == 0 {
+    ///         break;
+    ///     }
+    ///     std::thread::sleep(std::time::Duration::from_millis(10));
+    /// }
+    /// assert_eq!(sandbox.open_connections(), 0);
+    /// # Ok::<(), mtls_sandbox::SandboxError>(())
+    /// ```
+    pub fn open_connections(&self) -> usize {
+        lock(&self.shared.workers)
+            .iter()
+            .filter(|worker| !worker.is_finished())
+            .count()
     }
 
     /// A handle to change the fault knobs while the sandbox runs. Cheap to clone; changes
@@ -744,6 +780,7 @@ impl Conn {
             client_cn: self.client_cn.clone(),
             connection: self.seq,
             status: None,
+            response_body: None,
         };
 
         let mut state = lock(&shared.state);
@@ -763,6 +800,9 @@ impl Conn {
         let truncate = core::mem::take(&mut state.knobs.truncate_next_response);
         let close = state.knobs.close_after_each_response || request.wants_close;
         record.status = Some(response.status);
+        if kind == Kind::Api {
+            record.response_body = Some(response.body.clone());
+        }
         push_log(&mut state, record);
         drop(state);
 

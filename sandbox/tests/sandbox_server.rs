@@ -282,10 +282,16 @@ fn post_echoes_the_body_with_an_id_and_replays_an_idempotency_key() {
     assert!(json_field(&first.body, "Id").is_some());
     let again = request(&mut tls, "POST", &path, &headers, r#"{"FirstName":"Ada"}"#);
     assert_eq!(again.body, first.body);
+    let log = sandbox.request_log();
     assert_eq!(
-        sandbox.request_log()[1].idempotency_key.as_deref(),
+        log[1].idempotency_key.as_deref(),
         Some("sandbox-key-0000000001")
     );
+    // The log keeps the body answered to each API request (a replay's too), never the
+    // token endpoint's (it carries the token).
+    assert_eq!(log[0].response_body, None);
+    assert_eq!(log[1].response_body.as_deref(), Some(first.body.as_bytes()));
+    assert_eq!(log[2].response_body.as_deref(), Some(again.body.as_bytes()));
 
     let put = request(
         &mut tls,

@@ -14,11 +14,12 @@ use super::token::{AccessToken, TokenResponse, MAX_EXPIRES_IN_SECS};
 use super::AuthError;
 use crate::time::Instant;
 
-/// Refresh margin and fetch timeout.
+/// Refresh margin, fetch timeout, and the lifetime assumed when the server does not say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CachePolicy {
     refresh_margin: Duration,
     fetch_timeout: Duration,
+    default_lifetime: Duration,
 }
 
 impl CachePolicy {
@@ -27,12 +28,29 @@ impl CachePolicy {
     /// 30 s.
     pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
-    /// The defaults: 30 s refresh margin, 30 s fetch timeout.
+    /// 300 s. `expires_in` is only RECOMMENDED (RFC 6749, section 5.1); for a server that
+    /// leaves it out, a short guess costs a token request every few minutes, while a long
+    /// one would use a token past its end (a `401`, then one refresh and retry).
+    pub const DEFAULT_LIFETIME: Duration = Duration::from_secs(300);
+
+    /// The defaults: 30 s refresh margin, 30 s fetch timeout, 300 s assumed lifetime.
     pub const fn new() -> CachePolicy {
         CachePolicy {
             refresh_margin: Self::DEFAULT_REFRESH_MARGIN,
             fetch_timeout: Self::DEFAULT_FETCH_TIMEOUT,
+            default_lifetime: Self::DEFAULT_LIFETIME,
         }
+    }
+
+    /// The lifetime of a token whose response has no `expires_in`.
+    pub const fn with_default_lifetime(mut self, lifetime: Duration) -> CachePolicy {
+        self.default_lifetime = lifetime;
+        self
+    }
+
+    /// The lifetime of a fetched token: what the server said, or the default.
+    pub(crate) fn lifetime_of(&self, response: &TokenResponse) -> Duration {
+        response.expires_in.unwrap_or(self.default_lifetime)
     }
 
     /// How long before expiry a token is refreshed.
@@ -489,16 +507,12 @@ impl State {
     ) -> Result<CachedToken, AuthError> {
         self.abandon(id);
         let response = result?;
-        let expires_at = id.started + response.expires_in;
+        let lifetime = policy.lifetime_of(&response);
+        let expires_at = id.started + lifetime;
         if expires_at <= now {
             return Err(AuthError::TokenExpired);
         }
-        Ok(self.install(
-            policy,
-            response.access_token,
-            id.started,
-            response.expires_in,
-        ))
+        Ok(self.install(policy, response.access_token, id.started, lifetime))
     }
 
     /// Releases the slot if `id` still holds it.

@@ -47,7 +47,7 @@
 //! | what | bound |
 //! |---|---|
 //! | access token | 512 bytes of visible ASCII, stored inline |
-//! | `expires_in` | 1 s ..= 31 536 000 s (365 days) |
+//! | `expires_in` | 1 s ..= 31 536 000 s (365 days); when absent, 300 s ([`CachePolicy::DEFAULT_LIFETIME`]) |
 //! | token response body | 8 KiB, nested at most 32 deep |
 //! | refresh margin / fetch timeout | 30 s / 30 s by default ([`CachePolicy`]) |
 //! | fetches in flight | one per [`TokenCache`], shared by all its clones |
@@ -72,7 +72,7 @@ pub(crate) mod token;
 pub use cache::{CachePolicy, CachedToken, ExportedToken, TokenCache};
 pub use credentials::Credentials;
 pub use policy::{IdempotencyKey, IdempotencyKeyError, RetryPolicy};
-pub use token::{AccessToken, DEFAULT_TOKEN_PATH};
+pub use token::{AccessToken, OAuthError, DEFAULT_TOKEN_PATH};
 
 pub(crate) use cache::{Acquire, FetchTicket, Generation};
 pub(crate) use credentials::TokenRequest;
@@ -111,14 +111,14 @@ impl fmt::Display for TokenField {
     }
 }
 
-/// Everything that can go wrong in this module. Small, `Copy`, and free of secrets.
+/// Everything that can go wrong in this module. Free of secrets.
 ///
 /// Variants marked *caller* are misuse or bad configuration on our side
 /// ([`Credentials::new`], [`ClientConfig::token_path`](crate::client::ClientConfig::token_path),
 /// [`AccessToken::new`],
 /// [`TokenCache::import`]); variants marked *peer* describe what the token endpoint sent
 /// (the client's token request). [`AuthError::is_peer_fault`] tells them apart.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AuthError {
     /// *Caller*: the client id is empty, contains `:` or a character that is not visible ASCII.
@@ -128,9 +128,20 @@ pub enum AuthError {
     /// *Caller*: the token path does not start with `/` or contains a space, control
     /// character, `?` or `#`.
     InvalidTokenPath,
-    /// *Peer*: the token endpoint answered with a status outside 200..=299. 400 and 401
-    /// usually mean wrong credentials; retrying will not help.
+    /// *Peer*: the token endpoint answered with a status outside 200..=299. Its RFC 6749
+    /// error object, when it sent one, says why (`invalid_client`: wrong client id or API
+    /// key). Retrying will not help.
     TokenEndpointStatus {
+        /// The HTTP status code.
+        status: u16,
+        /// The server's `error`, `error_description` and `error_uri`.
+        error: Option<OAuthError>,
+    },
+    /// *Peer*: the token endpoint's server refused the client certificate with an HTTP
+    /// answer rather than a TLS alert (nginx's `400 The SSL certificate error` or `No
+    /// required SSL certificate was sent`, Mastercard's `INVALID_CLIENT_CERT`). The API key
+    /// was not judged: fix the certificate (or the CA it was issued by) first.
+    ClientCertificateRefused {
         /// The HTTP status code.
         status: u16,
     },
@@ -187,13 +198,27 @@ impl fmt::Display for AuthError {
             AuthError::InvalidTokenPath => f.write_str(
                 "token path must start with '/' and contain no space, control character, '?' or '#'",
             ),
-            AuthError::TokenEndpointStatus { status } => {
+            AuthError::TokenEndpointStatus { status, error } => {
                 write!(f, "token endpoint answered HTTP {status}")?;
-                if matches!(status, 400 | 401) {
+                if let Some(error) = error {
+                    write!(f, ": {error}")?;
+                }
+                // Only where the server blamed the credentials (a bare 401 does too).
+                let credentials = match error {
+                    Some(error) => error.is_invalid_client(),
+                    None => *status == 401,
+                };
+                if credentials {
                     f.write_str(" (check the client id and API key)")?;
                 }
                 Ok(())
             }
+            AuthError::ClientCertificateRefused { status } => write!(
+                f,
+                "the server refused the client certificate (HTTP {status} from the token \
+                 endpoint): check that the certificate is the one the API issued, is not \
+                 expired, and comes with its key; the API key was not checked"
+            ),
             AuthError::BodyTooLarge => write!(
                 f,
                 "token response body is longer than {MAX_TOKEN_RESPONSE_LEN} bytes"

@@ -15,7 +15,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use super::credentials::{AuthScheme, AuthorizationValue};
 use super::{AuthError, TokenField};
-use crate::json::{self, RawStr};
+use crate::json::{self, LenientText, RawStr};
 
 /// Where Mangopay serves the token endpoint, relative to the base URL.
 pub const DEFAULT_TOKEN_PATH: &str = "/v2.01/oauth/token";
@@ -209,16 +209,86 @@ impl ZeroizeOnDrop for AccessToken {}
 pub struct TokenResponse {
     /// The token.
     pub access_token: AccessToken,
-    /// Its lifetime as sent (`expires_in`), 1 s ..= [`MAX_EXPIRES_IN_SECS`].
-    pub expires_in: Duration,
+    /// Its lifetime as sent (`expires_in`), 1 s ..= [`MAX_EXPIRES_IN_SECS`]; `None` when the
+    /// server left it out (the cache then assumes its policy's default lifetime).
+    pub expires_in: Option<Duration>,
+}
+
+/// The token endpoint's own words when it refuses (RFC 6749, section 5.2): the `error` code,
+/// and the optional `error_description` and `error_uri`. Bounded, control characters
+/// replaced, so it can be shown as it came.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct OAuthError {
+    /// `error`, e.g. `invalid_client`, `invalid_request`, `unsupported_grant_type`.
+    pub code: String,
+    /// `error_description`: the server's explanation, at most 256 bytes.
+    pub description: Option<String>,
+    /// `error_uri`: a page about the error, at most 256 bytes.
+    pub uri: Option<String>,
+}
+
+impl OAuthError {
+    /// The longest `error` code kept, in bytes.
+    const MAX_CODE_LEN: usize = 64;
+    /// The longest `error_description` or `error_uri` kept, in bytes.
+    const MAX_TEXT_LEN: usize = 256;
+
+    /// The error object of a non-2xx token answer, if the body is one (a JSON object with a
+    /// string `error`). Anything else (HTML, empty, another JSON shape) gives `None`.
+    pub(crate) fn parse(body: &[u8]) -> Option<OAuthError> {
+        if body.len() > MAX_TOKEN_RESPONSE_LEN || !json::depth_within(body, json::MAX_JSON_DEPTH) {
+            return None;
+        }
+        #[derive(serde::Deserialize)]
+        struct Raw {
+            #[serde(default)]
+            error: LenientText<{ OAuthError::MAX_CODE_LEN }>,
+            #[serde(default)]
+            error_description: LenientText<{ OAuthError::MAX_TEXT_LEN }>,
+            #[serde(default)]
+            error_uri: LenientText<{ OAuthError::MAX_TEXT_LEN }>,
+        }
+        let raw: Raw = json::from_slice(body).ok()?;
+        let printable = |s: String| -> Option<String> {
+            let s: String = s
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            let s = s.trim();
+            (!s.is_empty()).then(|| String::from(s))
+        };
+        Some(OAuthError {
+            code: printable(raw.error.0?)?,
+            description: raw.error_description.0.and_then(printable),
+            uri: raw.error_uri.0.and_then(printable),
+        })
+    }
+
+    /// Whether the server said the client's credentials are wrong (`invalid_client`).
+    pub fn is_invalid_client(&self) -> bool {
+        self.code == "invalid_client"
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.code)?;
+        if let Some(description) = &self.description {
+            write!(f, ": {description}")?;
+        }
+        if let Some(uri) = &self.uri {
+            write!(f, " (see {uri})")?;
+        }
+        Ok(())
+    }
 }
 
 /// Parses the token endpoint's answer.
 ///
 /// Accepts any 2xx status and a JSON object with `access_token` (1 to [`MAX_TOKEN_LEN`] bytes
-/// of visible ASCII after unescaping), `token_type` (`Bearer`, any case) and `expires_in` (a
+/// of visible ASCII after unescaping), `token_type` (`Bearer`, any case) and, if present, `expires_in` (a
 /// JSON number with an integral value, 1 ..= [`MAX_EXPIRES_IN_SECS`]; `3600.0` counts as
-/// integral). Other fields are ignored. Never panics.
+/// integral; RFC 6749 only recommends it). Other fields are ignored. Never panics.
 ///
 /// # Errors
 /// In this order of checks: [`AuthError::TokenEndpointStatus`] (non-2xx),
@@ -229,7 +299,10 @@ pub struct TokenResponse {
 /// [`AuthError::ExpiresInNotInteger`], [`AuthError::ExpiresInTooLarge`]).
 pub fn parse_token_response(status: u16, body: &[u8]) -> Result<TokenResponse, AuthError> {
     if !(200..=299).contains(&status) {
-        return Err(AuthError::TokenEndpointStatus { status });
+        return Err(AuthError::TokenEndpointStatus {
+            status,
+            error: OAuthError::parse(body),
+        });
     }
     if body.len() > MAX_TOKEN_RESPONSE_LEN {
         return Err(AuthError::BodyTooLarge);
@@ -265,15 +338,12 @@ pub fn parse_token_response(status: u16, body: &[u8]) -> Result<TokenResponse, A
     let token_type = raw
         .token_type
         .ok_or(AuthError::MissingField(TokenField::TokenType))?;
-    let expires_in = raw
-        .expires_in
-        .ok_or(AuthError::MissingField(TokenField::ExpiresIn))?;
 
     let access_token = unescape_token(access_token)?;
     if !token_type.eq_ignore_ascii_case("bearer") {
         return Err(AuthError::UnsupportedTokenType);
     }
-    let expires_in = check_expires_in(expires_in)?;
+    let expires_in = raw.expires_in.map(check_expires_in).transpose()?;
     Ok(TokenResponse {
         access_token,
         expires_in,

@@ -87,6 +87,19 @@ impl ClientConfig {
         Ok(config)
     }
 
+    /// Rotates the client identity: connections opened from now on present `identity`
+    /// (checked against the wall clock as each opens); the trust, the credentials and the
+    /// token cache stay. Check the new identity first ([`Identity::check`]).
+    ///
+    /// # Errors
+    /// [`Error::Tls`] with [`TlsError::ClientKeyUnsupported`](crate::tls::TlsError) if the
+    /// provider cannot sign with the new key; the configuration is then unchanged.
+    pub fn set_identity(&mut self, identity: &Identity) -> Result<(), Error> {
+        self.tls = self.tls.with_identity(identity)?;
+        self.validity = Some(identity.validity());
+        Ok(())
+    }
+
     /// Like [`ClientConfig::new`] with a prepared [`TlsConfig`]: no identity, so no
     /// identity checks.
     pub fn with_tls(base_url: &str, auth: Auth, tls: TlsConfig) -> Result<ClientConfig, Error> {

@@ -220,6 +220,20 @@ impl Client {
         &self.config
     }
 
+    /// Input: rotates the client identity without a restart (see
+    /// [`ClientConfig::set_identity`]). The connection open now, and a request on it, go on
+    /// with the certificate it was opened with; the next connection presents the new one.
+    /// Call [`Client::discard_connection`] when idle to switch at once. The token is kept.
+    ///
+    /// # Errors
+    /// As [`ClientConfig::set_identity`]; nothing changes then.
+    pub fn set_identity(&mut self, identity: &crate::identity::Identity) -> Result<(), Error> {
+        self.config.set_identity(identity)?;
+        // The expiry warning is about the new certificate from now on.
+        self.warned_days_left = None;
+        Ok(())
+    }
+
     /// The connection's state.
     pub fn state(&self) -> ConnectionState {
         self.conn.name()

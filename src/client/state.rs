@@ -16,10 +16,11 @@ use super::exchange;
 use super::request::Pending;
 use super::{Client, ConnectionState, Event, Failure, FailureKind, Warning};
 use crate::auth::{
-    parse_token_response, Acquire, AuthDecision, CachedToken, FetchTicket, Generation,
+    parse_token_response, Acquire, AuthDecision, AuthError, CachedToken, FetchTicket, Generation,
 };
 use crate::error::Error;
 use crate::http::{self, Response, ResponseDecoder};
+use crate::presets::refuses_client_certificate;
 use crate::time::Instant;
 use crate::tls::{TlsConnection, TlsError, TlsEvent, TlsVersion};
 
@@ -350,9 +351,17 @@ impl Client {
             }
             (Conn::Ready { link }, Trigger::Start) => self.start_next(link, now),
             (Conn::WaitingForToken { link, .. }, Trigger::WaitOver) => Conn::Ready { link },
-            (Conn::FetchingToken { link, ticket, .. }, Trigger::Response(response)) => {
+            (
+                Conn::FetchingToken {
+                    mut link, ticket, ..
+                },
+                Trigger::Response(response),
+            ) => {
                 let keep_alive = response.keep_alive;
-                self.token_answered(ticket, &response, now);
+                self.token_answered(ticket, response, now);
+                // The token was in plaintext in the TLS and HTTP buffers too.
+                link.tls.wipe_consumed();
+                link.decoder.wipe_consumed();
                 self.after_response(link, keep_alive)
             }
             (
@@ -427,15 +436,28 @@ impl Client {
                 break;
             }
             if !link.tls.plaintext().is_empty() {
-                match link.decoder.feed(link.tls.plaintext()) {
+                // The decoder takes a slice whole or not at all, and may hold bytes it cannot
+                // use before more arrive (a partial head): offer only what fits, or a full
+                // plaintext buffer would be refused on every pass and the response never
+                // complete.
+                let room = link
+                    .decoder
+                    .limits()
+                    .max_buffered
+                    .saturating_sub(link.decoder.buffered());
+                if room == 0 {
+                    // Full of a head (or chunk line) larger than `max_buffered`.
+                    return Some(broke(Error::Http(http::HttpError::Local(
+                        http::LocalError::BufferFull,
+                    ))));
+                }
+                let n = link.tls.plaintext().len().min(room);
+                match link.decoder.feed(&link.tls.plaintext()[..n]) {
                     Ok(()) => {
-                        let n = link.tls.plaintext().len();
                         // Consuming resumes decryption paused by a full plaintext buffer;
                         // an error found there is reported below, after what arrived whole.
                         let _ = link.tls.consume_plaintext(n);
                     }
-                    // Full: the decoder drains below, then we feed again.
-                    Err(http::HttpError::Local(http::LocalError::BufferFull)) => {}
                     Err(e) => return Some(broke(Error::Http(e))),
                 }
             }
@@ -550,9 +572,20 @@ impl Client {
         }
     }
 
-    fn token_answered(&mut self, ticket: FetchTicket, response: &Response, now: Instant) {
-        let parsed = parse_token_response(response.status, &response.body);
-        let expires_in = parsed.as_ref().map(|t| t.expires_in).ok();
+    fn token_answered(&mut self, ticket: FetchTicket, mut response: Response, now: Instant) {
+        let refused =
+            !(200..=299).contains(&response.status) && refuses_client_certificate(&response);
+        let parsed = if refused {
+            Err(AuthError::ClientCertificateRefused {
+                status: response.status,
+            })
+        } else {
+            parse_token_response(response.status, &response.body)
+        };
+        // The parsed token holds its own copy; the JSON that carried it goes.
+        zeroize::Zeroize::zeroize(&mut response.body);
+        let policy = self.config.token_cache.policy();
+        let expires_in = parsed.as_ref().map(|t| policy.lifetime_of(t)).ok();
         match ticket.complete(parsed, now) {
             Ok(_) => {
                 self.token_attempts = 0;

@@ -545,6 +545,17 @@ impl ResponseDecoder {
         e.into()
     }
 
+    /// Zeroes the bytes already consumed and the buffer's spare capacity, where earlier
+    /// messages linger. Called after a response that carried a secret (the token); bytes not
+    /// yet decoded are untouched.
+    pub fn wipe_consumed(&mut self) {
+        use zeroize::Zeroize;
+        if let Some(consumed) = self.buf.get_mut(..self.pos) {
+            consumed.zeroize();
+        }
+        self.buf.spare_capacity_mut().zeroize();
+    }
+
     /// Drops consumed bytes from the front of the buffer (no allocation).
     fn compact(&mut self) {
         if self.pos == 0 {

@@ -63,7 +63,8 @@ pub enum IdentityError {
     PassphraseRequired,
     /// The passphrase does not decrypt the key (or the PKCS#12 password is wrong).
     WrongPassphrase,
-    /// OpenSSL's legacy encrypted PEM (`Proc-Type: 4,ENCRYPTED`), not supported.
+    /// OpenSSL's legacy encrypted PEM (`Proc-Type: 4,ENCRYPTED`) with a cipher other than
+    /// AES-128/192/256-CBC or DES-EDE3-CBC (single DES, for one, protects nothing).
     LegacyEncryptedKey,
     /// The encrypted key asks for more key-derivation work than allowed: more than
     /// 10,000,000 PBKDF2 iterations (OpenSSL writes 2,048), or scrypt parameters needing more
@@ -142,7 +143,7 @@ impl fmt::Display for IdentityError {
                 f.write_str("the passphrase or password does not decrypt the key")
             }
             IdentityError::LegacyEncryptedKey => f.write_str(
-                "legacy encrypted PEM keys are not supported; convert with `openssl pkcs8 -topk8 -v2 aes256 -in old.key -out new.key`",
+                "the legacy encrypted PEM key uses a cipher other than AES-CBC or DES-EDE3-CBC; re-encrypt it with `openssl pkcs8 -topk8 -v2 aes256 -in old.key -out new.key`",
             ),
             IdentityError::KeyDerivationTooCostly => f.write_str(
                 "the encrypted key asks for more key-derivation work than allowed (re-encrypt it with `openssl pkcs8 -topk8 -v2 aes256`)",

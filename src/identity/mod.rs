@@ -13,9 +13,7 @@
 //! | `PRIVATE KEY` (PKCS#8: RSA, P-256, P-384, Ed25519) | `openssl genrsa` (3.x), `openssl genpkey`, `openssl pkcs8 -topk8 -nocrypt` |
 //! | `EC PRIVATE KEY` (SEC1: P-256, P-384) | `openssl ecparam -genkey` |
 //! | `ENCRYPTED PRIVATE KEY` (PKCS#8, PBES2) | `openssl genrsa -aes256`, `openssl pkcs8 -topk8 -v2 aes256` |
-//!
-//! Not supported: OpenSSL's legacy encrypted PEM (`Proc-Type: 4,ENCRYPTED`); the error names
-//! the `openssl pkcs8 -topk8` command that converts it.
+//! | `RSA PRIVATE KEY` / `EC PRIVATE KEY` with `Proc-Type: 4,ENCRYPTED` (legacy PEM: AES-CBC or DES-EDE3-CBC) | `openssl genrsa -aes256 -traditional`, `openssl rsa -aes128`, `openssl ec -des3`, OpenSSL 1.x `genrsa -aes256` |
 //!
 //! ```
 //! use mtls_core::identity::{Identity, IdentityError};
@@ -38,6 +36,7 @@ use rustls_pki_types::{
 use zeroize::{Zeroize, Zeroizing};
 
 mod error;
+mod legacy_pem;
 #[cfg(feature = "std")]
 pub mod load;
 
@@ -518,7 +517,7 @@ pub(crate) fn private_key_from_pem(
     passphrase: Option<&[u8]>,
 ) -> Result<PrivateKeyDer<'static>, IdentityError> {
     if contains(pem, b"Proc-Type: 4,ENCRYPTED") {
-        return Err(IdentityError::LegacyEncryptedKey);
+        return legacy_pem::decrypt(pem, passphrase);
     }
     let part = Part::PrivateKey;
     for item in <(SectionKind, Vec<u8>)>::pem_slice_iter(pem) {

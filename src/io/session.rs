@@ -157,8 +157,22 @@ where
     }
 
     /// The sans-IO client inside.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     pub(crate) fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Rotates the client identity without a restart: the kept-alive connection (idle: no
+    /// request is in flight between calls) is closed, the next request connects with the
+    /// new certificate, and the token is kept.
+    ///
+    /// # Errors
+    /// As [`Client::set_identity`]; the session is then unchanged.
+    pub fn set_identity(&mut self, identity: &crate::identity::Identity) -> Result<(), Error> {
+        self.client.set_identity(identity)?;
+        self.client.discard_connection();
+        self.transport = None;
+        Ok(())
     }
 
     /// The connector, to change its settings.

@@ -176,6 +176,18 @@ impl StdClient {
         self.session.client()
     }
 
+    /// Rotates the client identity without a restart: the next request connects with the
+    /// new certificate; the token is kept. See [`Session::set_identity`].
+    ///
+    /// # Errors
+    /// As [`Client::set_identity`](crate::Client::set_identity).
+    pub fn set_identity(
+        &mut self,
+        identity: &crate::identity::Identity,
+    ) -> Result<(), crate::Error> {
+        self.session.set_identity(identity)
+    }
+
     /// How many TCP connections were opened so far.
     pub fn connections(&self) -> u32 {
         self.session.connections()

@@ -234,6 +234,49 @@ impl ErrorBody {
     }
 }
 
+/// The pages nginx answers with under `ssl_verify_client on` when the client certificate
+/// is bad or missing: it finishes the handshake and refuses at the HTTP layer.
+const NGINX_CERTIFICATE_PAGES: [&str; 2] = [
+    "The SSL certificate error",
+    "No required SSL certificate was sent",
+];
+
+/// Whether `response` is the server refusing the client certificate in an HTTP answer
+/// rather than a TLS alert: nginx's `400` pages for a bad or missing certificate (and the
+/// `495`/`496` statuses behind them), or Mastercard's `INVALID_CLIENT_CERT`. The client
+/// reports such an answer to its token request as
+/// [`AuthError::ClientCertificateRefused`](crate::auth::AuthError::ClientCertificateRefused),
+/// and callers can check API answers with it.
+///
+/// ```
+/// use mtls_core::http::{Response, Version};
+/// use mtls_core::presets::refuses_client_certificate;
+///
+/// let response = Response {
+///     version: Version::Http11,
+///     status: 400,
+///     reason: "Bad Request".into(),
+///     headers: vec![],
+///     body: b"<html><head><title>400 The SSL certificate error</title></head></html>".to_vec(),
+///     trailers: vec![],
+///     keep_alive: false,
+/// };
+/// assert!(refuses_client_certificate(&response));
+/// ```
+pub fn refuses_client_certificate(response: &Response) -> bool {
+    match response.status {
+        495 | 496 => true,
+        400..=499 => {
+            let body = &response.body;
+            NGINX_CERTIFICATE_PAGES
+                .iter()
+                .any(|page| body.windows(page.len()).any(|w| w == page.as_bytes()))
+                || ErrorBody::parse(body).is_invalid_client_cert()
+        }
+        _ => false,
+    }
+}
+
 impl fmt::Display for ErrorBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -54,7 +54,8 @@ pub(crate) mod hosts;
 pub(crate) mod rate_limits;
 
 pub use error_bodies::{
-    ErrorBody, FieldError, MangopayError, MastercardError, MastercardErrorEntry, UnrecognisedBody,
+    refuses_client_certificate, ErrorBody, FieldError, MangopayError, MastercardError,
+    MastercardErrorEntry, UnrecognisedBody,
 };
 pub use hosts::{check_base_url, BaseUrlWarning, Preset};
 pub use rate_limits::{RateLimitValues, RateLimits};

@@ -215,6 +215,15 @@ impl TlsConnection {
         Ok(())
     }
 
+    /// Zeroes the spare capacity of the inbound buffers, where records decrypted in place
+    /// and plaintext already consumed linger. Called after a response that carried a secret
+    /// (the token); the bytes still waiting are untouched.
+    pub fn wipe_consumed(&mut self) {
+        use zeroize::Zeroize;
+        self.incoming.spare_capacity_mut().zeroize();
+        self.plaintext_in.spare_capacity_mut().zeroize();
+    }
+
     /// Ciphertext waiting to be written to the transport.
     pub fn pending_transmit(&self) -> &[u8] {
         &self.outgoing

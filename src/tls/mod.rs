@@ -159,6 +159,27 @@ impl TlsConfig {
         })
     }
 
+    /// The same trust and provider with another client identity: how a certificate is
+    /// rotated without rebuilding the verifier. Connections already open keep theirs.
+    ///
+    /// # Errors
+    /// [`TlsError::ClientKeyUnsupported`] if the provider cannot sign with the new key.
+    pub fn with_identity(&self, identity: &Identity) -> Result<TlsConfig, TlsError> {
+        let signer = self
+            .base
+            .crypto_provider()
+            .key_provider
+            .load_private_key(identity.key_der().clone_key())
+            .map_err(|_| TlsError::ClientKeyUnsupported)?;
+        Ok(TlsConfig {
+            base: self.base.clone(),
+            certified_key: Some(Arc::new(CertifiedKey::new(
+                identity.chain().to_vec(),
+                signer,
+            ))),
+        })
+    }
+
     /// The rustls configuration of one connection opened at `now`: this configuration's,
     /// with the clock set to `now` and a client-certificate resolver that sets `asked` when
     /// the server asks for the certificate.

@@ -31,7 +31,7 @@ pub struct FakeApi {
     inbox: Vec<u8>,
     /// Tokens issued so far; the n-th is `tok{n}`.
     pub tokens_issued: u32,
-    /// `expires_in` of the tokens it issues.
+    /// `expires_in` of the tokens it issues; `0` leaves the field out (RFC 6749 allows it).
     pub expires_in: u64,
     pub seen: Vec<Seen>,
     /// Every plaintext byte the client sent, in order.
@@ -96,10 +96,13 @@ impl FakeApi {
             }
             if seen.path == "/v2.01/oauth/token" {
                 self.tokens_issued += 1;
-                let body = format!(
-                    r#"{{"access_token":"tok{}","token_type":"Bearer","expires_in":{}}}"#,
-                    self.tokens_issued, self.expires_in
-                );
+                let n = self.tokens_issued;
+                let body = match self.expires_in {
+                    0 => format!(r#"{{"access_token":"tok{n}","token_type":"Bearer"}}"#),
+                    secs => format!(
+                        r#"{{"access_token":"tok{n}","token_type":"Bearer","expires_in":{secs}}}"#
+                    ),
+                };
                 respond_json(&mut self.tls, &body);
             } else {
                 (self.respond)(&mut self.tls, &seen);

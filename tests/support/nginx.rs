@@ -391,7 +391,7 @@ fn find_nginx() -> io::Result<PathBuf> {
         .ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotFound,
-                "nginx not found (set NGINX_BIN, or apt-get install nginx-light)",
+                "nginx not found: run `bash scripts/test.sh` (it installs nginx-light), or set NGINX_BIN",
             )
         })
 }

@@ -50,14 +50,14 @@ pub fn parse(args: &[String]) -> Result<RequestArgs, String> {
             }
             "-H" | "--header" => {
                 let value = it.next().ok_or("-H needs a value")?;
-                headers.push(parse_header(value)?);
+                headers.push(parse_header(value, headers.len() + 1)?);
             }
             "-h" | "--help" => return Err(String::from(USAGE)),
             other => {
                 if let Some(v) = other.strip_prefix("--data=") {
                     data = Some(String::from(v));
                 } else if let Some(v) = other.strip_prefix("--header=") {
-                    headers.push(parse_header(v)?);
+                    headers.push(parse_header(v, headers.len() + 1)?);
                 } else if other.starts_with('-') && other.len() > 1 {
                     return Err(format!("unknown option `{other}`\n{USAGE}"));
                 } else {
@@ -86,10 +86,11 @@ pub fn parse(args: &[String]) -> Result<RequestArgs, String> {
     })
 }
 
-fn parse_header(value: &str) -> Result<(String, String), String> {
+/// `Name: value`; the `n`-th `-H`. A malformed one is never echoed: it may be a credential.
+fn parse_header(value: &str, n: usize) -> Result<(String, String), String> {
     let (name, v) = value
         .split_once(':')
-        .ok_or_else(|| format!("header must be `Name: value`: {value}"))?;
+        .ok_or_else(|| format!("-H header #{n} is not `Name: value`"))?;
     Ok((name.trim().to_owned(), v.trim().to_owned()))
 }
 
@@ -185,6 +186,19 @@ mod tests {
         assert_eq!(parsed.paths, ["/a", "/b"]);
         assert_eq!(parsed.data.as_deref(), Some("{}"));
         assert_eq!(parsed.headers, [(String::from("X-One"), String::from("1"))]);
+    }
+
+    #[test]
+    fn a_malformed_header_is_refused_without_echo() {
+        let secret = "Bearer-sEcReT-token-value";
+        for form in [
+            args(&["request", "GET", "/a", "-H", "X-One: 1", "-H", secret]),
+            args(&["request", "GET", "/a", &format!("--header={secret}")]),
+        ] {
+            let message = parse(&form).unwrap_err();
+            assert!(message.contains("is not `Name: value`"), "{message}");
+            assert!(!message.contains(secret), "the value is echoed: {message}");
+        }
     }
 
     #[test]

@@ -185,8 +185,13 @@ impl TcpStream {
     }
 
     /// True when a read would not block (data or end of stream); does not wait.
+    ///
+    /// Asks with `poll` on the input and a zero-duration timer rather than
+    /// `pollable.ready()`: jco's preview2-shim answers `ready()` from a flag it caches
+    /// instead of looking at the socket, so a kept-alive connection always looked stale
+    /// there and every request opened a new one. `poll` looks on every host.
     pub fn input_ready(&self) -> bool {
-        self.input.subscribe().ready()
+        wait(&self.input.subscribe(), Duration::ZERO)
     }
 }
 

@@ -151,7 +151,11 @@ impl Grants {
             .inherit_stdio()
             .args(args)
             .envs(&self.env)
-            .allow_ip_name_lookup(self.name_lookup);
+            .allow_ip_name_lookup(self.name_lookup)
+            // As `wasmtime run` (`-S tcp` is on by default): TCP sockets may be created,
+            // and the address check below decides where they may connect. wasmtime-wasi
+            // itself defaults to no TCP at all, which `inherit_network` does not change.
+            .allow_tcp(true);
         if self.network {
             builder.inherit_network();
         }

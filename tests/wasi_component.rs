@@ -235,7 +235,7 @@ fn library_session_reconnects_when_the_server_closes_in_wasmtime() {
     assert_eq!(sandbox.api_requests(), 2);
 }
 
-/// What `wasm/tests/host.py` checked, now in the Rust host: a certificate that does not go
+/// What the Python host (wasmtime-py, removed) checked, now in the Rust host: a certificate that does not go
 /// with the key is refused by `session.open` before any traffic (the `identity` case), and
 /// a host that grants no network gets the `connection` case with the WASI detail, not a trap.
 #[test]

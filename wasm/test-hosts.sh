@@ -12,7 +12,7 @@
 # Needs rustup, cargo, node and npm. The jco tests also need nginx, a system package
 # (.ci/run installs it); this script only says when it is missing.
 set -euo pipefail
-cd "$(dirname "$0")"
+cd "$(dirname "$0")/.."
 
 say() { printf 'wasm/test-hosts.sh: %s\n' "$*"; }
 
@@ -48,23 +48,24 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   quietly rustup target add wasm32-wasip2
 fi
 
-wasm=target/wasm32-wasip2/release/mtls_wasi.wasm
-if reason=$(why "$wasm" src wit Cargo.toml Cargo.lock build.sh ../src ../Cargo.toml); then
-  say "building the component (bash wasm/build.sh): wasm/$reason"
-  quietly nice bash build.sh
+wasm=wasm/target/wasm32-wasip2/release/mtls_wasi.wasm
+if reason=$(why "$wasm" wasm/src wasm/wit wasm/Cargo.toml wasm/Cargo.lock wasm/build.sh src Cargo.toml); then
+  say "building the component (bash wasm/build.sh): $reason"
+  quietly nice bash wasm/build.sh
   # cargo leaves an up-to-date output untouched; mark it as checked against its sources.
   touch "$wasm"
 fi
 
-if reason=$(why jco/node_modules/.package-lock.json jco/package.json jco/package-lock.json); then
-  say "installing jco (npm ci in wasm/jco): wasm/$reason"
-  (cd jco && quietly npm ci --no-audit --no-fund)
+jco=wasm/jco
+if reason=$(why $jco/node_modules/.package-lock.json $jco/package.json $jco/package-lock.json); then
+  say "installing jco (npm ci in wasm/jco): $reason"
+  (cd $jco && quietly npm ci --no-audit --no-fund)
 fi
 
-host=host/target/release/mtls-wasi-host
-if reason=$(why "$host" host/src host/Cargo.toml host/Cargo.lock wit); then
-  say "building the Rust test host (cargo build --release --locked in wasm/host): wasm/$reason"
-  (cd host && quietly nice cargo build --release --locked)
+host=wasm/host/target/release/mtls-wasi-host
+if reason=$(why "$host" wasm/host/src wasm/host/Cargo.toml wasm/host/Cargo.lock wasm/wit); then
+  say "building the Rust test host (cargo build --release --locked in wasm/host): $reason"
+  (cd wasm/host && quietly nice cargo build --release --locked)
   touch "$host"
 fi
 

@@ -28,7 +28,7 @@
 //!
 //! and on stderr `time I MS` for each request (wall time of the `request` call). It exits 0
 //! when the component behaved (whatever the outcomes), non-zero when the host itself failed.
-//! `jco/host.mjs` is the same program for jco on Node, with the same input and output.
+//! `wasm/jco/host.mjs` is the same program for jco on Node, with the same input and output.
 //!
 //! Compiled components are cached (Wasmtime's serialized form) under the system temp dir,
 //! keyed by the component's bytes and this host's Wasmtime.

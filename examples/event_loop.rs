@@ -104,7 +104,9 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
 
     let started = StdInstant::now();
     for (i, conn) in conns.iter_mut().enumerate() {
-        service(conn, i, &mut poll, addr, &clock, &path, requests, &mut tally)?;
+        service(
+            conn, i, &mut poll, addr, &clock, &path, requests, &mut tally,
+        )?;
     }
     while tally.answered + tally.failures < requests {
         let elapsed = started.elapsed();
@@ -127,13 +129,17 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
             if event.is_readable() || event.is_read_closed() || event.is_error() {
                 on_readable(conn, &clock);
             }
-            service(conn, i, &mut poll, addr, &clock, &path, requests, &mut tally)?;
+            service(
+                conn, i, &mut poll, addr, &clock, &path, requests, &mut tally,
+            )?;
         }
         let now = clock.now();
         for (i, conn) in conns.iter_mut().enumerate() {
             if conn.client.poll_timeout().is_some_and(|t| now >= t) {
                 conn.client.handle_timeout(now);
-                service(conn, i, &mut poll, addr, &clock, &path, requests, &mut tally)?;
+                service(
+                    conn, i, &mut poll, addr, &clock, &path, requests, &mut tally,
+                )?;
             }
         }
     }
@@ -287,7 +293,9 @@ fn flush(conn: &mut Conn) {
 fn on_readable(conn: &mut Conn, clock: &StdClock) {
     let mut buf = [0u8; CHUNK];
     while conn.open && conn.client.is_connected() {
-        let Some(socket) = &mut conn.socket else { return };
+        let Some(socket) = &mut conn.socket else {
+            return;
+        };
         match socket.read(&mut buf) {
             Ok(0) => return conn.client.handle_eof(clock.now()),
             Ok(n) => {
@@ -327,7 +335,10 @@ fn config_for(sandbox: &Sandbox) -> Result<ClientConfig, Box<dyn std::error::Err
 
 /// A size from the command line (position `arg`), else the environment, else `default`.
 fn knob(arg: usize, var: &str, default: usize) -> Result<usize, String> {
-    match std::env::args().nth(arg).or_else(|| std::env::var(var).ok()) {
+    match std::env::args()
+        .nth(arg)
+        .or_else(|| std::env::var(var).ok())
+    {
         Some(text) => text
             .parse()
             .map_err(|_| format!("{var} (argument {arg}): not a number: {text:?}")),

@@ -95,7 +95,9 @@ type Pooled = Session<TcpConnector, StdClock>;
 /// Each request takes a free connection (the one used last, so the others may be closed by
 /// the server's keep-alive timeout), or opens a new one while fewer than
 /// [`PoolOptions::max_connections`] exist, or waits up to [`PoolOptions::acquire_timeout`]
-/// for one to be free. See the [module docs](self) for the bounds and the retry rules.
+/// for one to be free. Waiting requests are served in arrival order: a connection handed
+/// back goes straight to the longest waiter, so none starves while others keep arriving.
+/// See the [module docs](self) for the bounds and the retry rules.
 ///
 /// ```
 /// # use mtls_core::auth::Credentials;
@@ -143,17 +145,26 @@ struct Inner {
     /// One clock for every session: the token cache compares their instants.
     clock: StdClock,
     slots: Mutex<Slots>,
-    /// Signalled when a session is handed back.
-    freed: Condvar,
     opened: AtomicU64,
 }
 
 struct Slots {
-    /// Sessions free to take, the most recently used last.
+    /// Sessions free to take, the most recently used last. Empty while anyone waits.
     idle: Vec<Pooled>,
-    /// Sessions that exist: idle ones and taken ones.
+    /// Sessions that exist: idle, taken, or handed to a waiter.
     count: usize,
+    /// Requests waiting for a session, oldest first.
+    waiting: VecDeque<Waiter>,
+    /// Sessions handed back to a waiter that has not woken up yet, by ticket.
+    handed: Vec<(u64, Pooled)>,
+    next_ticket: u64,
     notices: VecDeque<Event>,
+}
+
+/// A request waiting for a session; woken alone when one is handed to it.
+struct Waiter {
+    ticket: u64,
+    wake: Arc<Condvar>,
 }
 
 impl core::fmt::Debug for Pool {
@@ -181,9 +192,11 @@ impl Pool {
                 slots: Mutex::new(Slots {
                     idle: Vec::new(),
                     count: 0,
+                    waiting: VecDeque::new(),
+                    handed: Vec::new(),
+                    next_ticket: 0,
                     notices: VecDeque::new(),
                 }),
-                freed: Condvar::new(),
                 opened: AtomicU64::new(0),
             }),
         }
@@ -194,7 +207,7 @@ impl Pool {
     /// [`PoolOptions::acquire_timeout`] it fails, not sent, with [`Error::PoolExhausted`].
     pub fn request(&self, request: ApiRequest) -> Outcome {
         let mut session = self.acquire()?;
-        let unwinding = FreeOnUnwind(self);
+        let unwinding = ReplaceOnUnwind(self);
         let before = session.connections();
         let outcome = session.request(request);
         let opened = session.connections().saturating_sub(before);
@@ -224,8 +237,8 @@ impl Pool {
     }
 
     fn lock(&self) -> MutexGuard<'_, Slots> {
-        // A thread that panicked while holding the lock left plain bookkeeping behind (a
-        // lease's drop is the only writer besides `acquire`): carry on with it.
+        // Only the pool's own bookkeeping runs under the lock (no I/O, no user code); should a
+        // thread have panicked there, the data is still consistent lists: carry on with it.
         self.inner
             .slots
             .lock()
@@ -233,45 +246,60 @@ impl Pool {
     }
 
     /// A free session, a new one while fewer than `max_connections` exist, or the first one
-    /// handed back within the acquire timeout.
+    /// handed back within the acquire timeout (in arrival order).
     fn acquire(&self) -> Result<Pooled, RequestError> {
-        let options = &self.inner.options;
-        let deadline = std::time::Instant::now().checked_add(options.acquire_timeout);
+        let started = std::time::Instant::now();
         let mut slots = self.lock();
+        // Nobody is waiting whenever a session is idle (`release` hands it over instead).
+        if let Some(session) = slots.idle.pop() {
+            return Ok(session);
+        }
+        if slots.count < self.inner.options.max_connections {
+            slots.count += 1;
+            drop(slots);
+            return Ok(self.new_session());
+        }
+        let ticket = slots.next_ticket;
+        slots.next_ticket = slots.next_ticket.wrapping_add(1);
+        let wake = Arc::new(Condvar::new());
+        slots.waiting.push_back(Waiter {
+            ticket,
+            wake: wake.clone(),
+        });
         loop {
-            if let Some(session) = slots.idle.pop() {
-                return Ok(session);
+            if let Some(at) = slots.handed.iter().position(|(t, _)| *t == ticket) {
+                return Ok(slots.handed.swap_remove(at).1);
             }
-            if slots.count < options.max_connections {
-                slots.count += 1;
-                drop(slots);
-                let connector = TcpConnector {
-                    connect_timeout: options.connect_timeout,
-                    io_timeout: options.io_timeout,
-                };
-                return Ok(Session::new(
-                    self.inner.config.clone(),
-                    connector,
-                    self.inner.clock,
-                ));
-            }
-            let now = std::time::Instant::now();
-            // No deadline: a timeout too large for the clock, so wait without one.
-            let left = match deadline {
-                Some(deadline) if now >= deadline => return Err(exhausted()),
-                Some(deadline) => deadline - now,
-                None => Duration::from_secs(3600),
-            };
-            slots = self
+            let left = match self
                 .inner
-                .freed
+                .options
+                .acquire_timeout
+                .checked_sub(started.elapsed())
+            {
+                Some(left) if !left.is_zero() => left,
+                _ => {
+                    slots.waiting.retain(|w| w.ticket != ticket);
+                    return Err(exhausted());
+                }
+            };
+            slots = wake
                 .wait_timeout(slots, left)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
     }
 
-    /// Hands a session back (with its kept-alive connection) and its notices to the pool.
+    fn new_session(&self) -> Pooled {
+        let options = &self.inner.options;
+        let connector = TcpConnector {
+            connect_timeout: options.connect_timeout,
+            io_timeout: options.io_timeout,
+        };
+        Session::new(self.inner.config.clone(), connector, self.inner.clock)
+    }
+
+    /// Hands a session back (with its kept-alive connection) to the longest waiter, or to
+    /// the idle ones; its notices go to the pool's.
     fn release(&self, mut session: Pooled) {
         let notices = core::mem::take(&mut session.notices);
         let mut slots = self.lock();
@@ -281,9 +309,13 @@ impl Pool {
             }
             slots.notices.push_back(notice);
         }
-        slots.idle.push(session);
-        drop(slots);
-        self.inner.freed.notify_one();
+        match slots.waiting.pop_front() {
+            Some(waiter) => {
+                slots.handed.push((waiter.ticket, session));
+                waiter.wake.notify_one();
+            }
+            None => slots.idle.push(session),
+        }
     }
 }
 
@@ -298,17 +330,15 @@ fn exhausted() -> RequestError {
     }
 }
 
-/// Frees a taken session's place if the request unwinds (a bug): the session may be half-way
-/// through anything, so it is dropped, not reused, and a new one may take its place.
-struct FreeOnUnwind<'a>(&'a Pool);
+/// Replaces a taken session if the request unwinds (a bug): the session may be half-way
+/// through anything, so it is dropped, not reused, and a fresh one (not connected) takes its
+/// place, so that a waiter still gets one.
+struct ReplaceOnUnwind<'a>(&'a Pool);
 
-impl Drop for FreeOnUnwind<'_> {
+impl Drop for ReplaceOnUnwind<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let mut slots = self.0.lock();
-            slots.count = slots.count.saturating_sub(1);
-            drop(slots);
-            self.0.inner.freed.notify_one();
+            self.0.release(self.0.new_session());
         }
     }
 }

@@ -55,9 +55,13 @@ struct Conn {
     in_flight: Option<(RequestId, StdInstant)>,
 }
 
-/// What the run counts.
-#[derive(Default)]
-struct Tally {
+/// The host: what every connection shares (the poller, the clock), the work and the tally.
+struct Host {
+    poll: Poll,
+    clock: StdClock,
+    addr: SocketAddr,
+    path: String,
+    requests: usize,
     sent: usize,
     answered: usize,
     failures: usize,
@@ -87,10 +91,18 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
     // loop thread.
     let addr = sandbox.addr();
 
-    let clock = StdClock::new();
-    let mut poll = Poll::new()?;
+    let mut host = Host {
+        poll: Poll::new()?,
+        clock: StdClock::new(),
+        addr,
+        path,
+        requests,
+        sent: 0,
+        answered: 0,
+        failures: 0,
+        latencies: Vec::with_capacity(requests),
+    };
     let mut events = Events::with_capacity(1024);
-    let mut tally = Tally::default();
     // Clones of one configuration: one token cache for all the clients.
     let mut conns: Vec<Conn> = (0..connections)
         .map(|_| Conn {
@@ -104,51 +116,47 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
 
     let started = StdInstant::now();
     for (i, conn) in conns.iter_mut().enumerate() {
-        service(
-            conn, i, &mut poll, addr, &clock, &path, requests, &mut tally,
-        )?;
+        host.service(conn, i)?;
     }
-    while tally.answered + tally.failures < requests {
+    while host.answered + host.failures < requests {
         let elapsed = started.elapsed();
         if elapsed >= DEADLINE {
             eprintln!("event_loop: gave up after {DEADLINE:?}");
             break;
         }
         // Sleep until a socket is ready or the earliest client deadline.
-        let now = clock.now();
+        let now = host.clock.now();
         let next = conns.iter().filter_map(|c| c.client.poll_timeout()).min();
         let wait = next.map_or(DEADLINE, |t| t.saturating_duration_since(now));
-        poll.poll(&mut events, Some(wait.min(DEADLINE - elapsed)))?;
+        host.poll
+            .poll(&mut events, Some(wait.min(DEADLINE - elapsed)))?;
 
         for event in events.iter() {
             let i = event.token().0;
             let conn = &mut conns[i];
             if event.is_writable() {
-                on_writable(conn, &clock);
+                on_writable(conn, &host.clock);
             }
             if event.is_readable() || event.is_read_closed() || event.is_error() {
-                on_readable(conn, &clock);
+                on_readable(conn, &host.clock);
             }
-            service(
-                conn, i, &mut poll, addr, &clock, &path, requests, &mut tally,
-            )?;
+            host.service(conn, i)?;
         }
-        let now = clock.now();
+        let now = host.clock.now();
         for (i, conn) in conns.iter_mut().enumerate() {
             if conn.client.poll_timeout().is_some_and(|t| now >= t) {
                 conn.client.handle_timeout(now);
-                service(
-                    conn, i, &mut poll, addr, &clock, &path, requests, &mut tally,
-                )?;
+                host.service(conn, i)?;
             }
         }
     }
     let elapsed = started.elapsed();
 
-    tally.latencies.sort();
+    let mut latencies = host.latencies;
+    latencies.sort();
     let percentile = |p: usize| {
-        let n = tally.latencies.len();
-        (n > 0).then(|| tally.latencies[(n * p / 100).min(n - 1)])
+        let n = latencies.len();
+        (n > 0).then(|| latencies[(n * p / 100).min(n - 1)])
     };
     let ms = |d: Option<Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0);
     let tokens = sandbox.token_requests();
@@ -156,96 +164,92 @@ fn run() -> Result<bool, Box<dyn std::error::Error>> {
         "event_loop: {connections} connections, {} of {requests} requests answered in {:.2} s: \
          {:.0} requests/s, latency p50 {:.2} ms, p99 {:.2} ms; token requests {tokens}, \
          failures {}, TLS connections {}",
-        tally.answered,
+        host.answered,
         elapsed.as_secs_f64(),
-        tally.answered as f64 / elapsed.as_secs_f64(),
+        host.answered as f64 / elapsed.as_secs_f64(),
         ms(percentile(50)),
         ms(percentile(99)),
-        tally.failures,
+        host.failures,
         sandbox.connections(),
     );
-    Ok(tokens == 1 && tally.failures == 0 && tally.answered == requests)
+    Ok(tokens == 1 && host.failures == 0 && host.answered == requests)
 }
 
-/// Drains the client's outputs after an input, and acts on what it asks for. Loops because
-/// acting (a new request, a new connection) is an input again.
-#[allow(clippy::too_many_arguments)]
-fn service(
-    conn: &mut Conn,
-    i: usize,
-    poll: &mut Poll,
-    addr: SocketAddr,
-    clock: &StdClock,
-    path: &str,
-    requests: usize,
-    tally: &mut Tally,
-) -> std::io::Result<()> {
-    loop {
-        // Outputs: ciphertext to the socket, events to the tally.
-        let mut buf = [0u8; CHUNK];
+impl Host {
+    /// Drains the client's outputs after an input, and acts on what it asks for. Loops
+    /// because acting (a new request, a new connection) is an input again.
+    fn service(&mut self, conn: &mut Conn, i: usize) -> std::io::Result<()> {
         loop {
-            let n = conn.client.poll_transmit(&mut buf);
-            if n == 0 {
-                break;
+            // Outputs: ciphertext to the socket, events to the tally.
+            let mut buf = [0u8; CHUNK];
+            loop {
+                let n = conn.client.poll_transmit(&mut buf);
+                if n == 0 {
+                    break;
+                }
+                conn.out.extend_from_slice(&buf[..n]);
             }
-            conn.out.extend_from_slice(&buf[..n]);
-        }
-        flush(conn);
-        while let Some(event) = conn.client.poll_event() {
-            match event {
-                Event::Response(id, response) => {
-                    if let Some((_, sent)) = conn.in_flight.take_if(|(rid, _)| *rid == id) {
-                        tally.latencies.push(sent.elapsed());
+            flush(conn);
+            while let Some(event) = conn.client.poll_event() {
+                match event {
+                    Event::Response(id, response) => {
+                        if let Some((_, sent)) = conn.in_flight.take_if(|(rid, _)| *rid == id) {
+                            self.latencies.push(sent.elapsed());
+                        }
+                        if response.status == 200 {
+                            self.answered += 1;
+                        } else {
+                            eprintln!("event_loop: status {}", response.status);
+                            self.failures += 1;
+                        }
                     }
-                    if response.status == 200 {
-                        tally.answered += 1;
-                    } else {
-                        eprintln!("event_loop: status {}", response.status);
-                        tally.failures += 1;
+                    Event::Failed(id, failure) => {
+                        conn.in_flight.take_if(|(rid, _)| *rid == id);
+                        eprintln!("event_loop: {failure}");
+                        self.failures += 1;
+                    }
+                    Event::ScaRequired { .. } => self.failures += 1,
+                    Event::Warning(w) => eprintln!("event_loop: warning: {w}"),
+                    _ => {} // connected, token fetched, connection closed
+                }
+            }
+            // Queries. A connection that is over: what `poll_transmit` still had (close_notify)
+            // went to `out` above; write what the socket takes now, then close it.
+            if !conn.client.is_connected() {
+                if let Some(mut socket) = conn.socket.take() {
+                    let _ = socket.write(&conn.out);
+                    let _ = self.poll.registry().deregister(&mut socket);
+                }
+                conn.out.clear();
+                conn.open = false;
+            }
+            if conn.client.wants_connection() && conn.socket.is_none() {
+                // Non-blocking connect; `on_writable` finishes it.
+                match TcpStream::connect(self.addr) {
+                    Ok(mut socket) => {
+                        let interest = Interest::READABLE | Interest::WRITABLE;
+                        self.poll
+                            .registry()
+                            .register(&mut socket, Token(i), interest)?;
+                        conn.socket = Some(socket);
+                    }
+                    Err(_) => {
+                        conn.client.transport_failed();
+                        continue;
                     }
                 }
-                Event::Failed(id, failure) => {
-                    conn.in_flight.take_if(|(rid, _)| *rid == id);
-                    eprintln!("event_loop: {failure}");
-                    tally.failures += 1;
-                }
-                Event::ScaRequired { .. } => tally.failures += 1,
-                Event::Warning(w) => eprintln!("event_loop: warning: {w}"),
-                _ => {} // connected, token fetched, connection closed
             }
-        }
-        // Queries. A connection that is over: what `poll_transmit` still had (close_notify)
-        // went to `out` above; write what the socket takes now, then close it.
-        if !conn.client.is_connected() {
-            if let Some(mut socket) = conn.socket.take() {
-                let _ = socket.write(&conn.out);
-                let _ = poll.registry().deregister(&mut socket);
+            // The next request, when this connection is free (an input: drain again).
+            if conn.in_flight.is_none() && self.sent < self.requests {
+                self.sent += 1;
+                let id = conn
+                    .client
+                    .send(ApiRequest::get(&self.path), self.clock.now());
+                conn.in_flight = Some((id, StdInstant::now()));
+                continue;
             }
-            conn.out.clear();
-            conn.open = false;
+            return Ok(());
         }
-        if conn.client.wants_connection() && conn.socket.is_none() {
-            // Non-blocking connect; `on_writable` finishes it.
-            match TcpStream::connect(addr) {
-                Ok(mut socket) => {
-                    let interest = Interest::READABLE | Interest::WRITABLE;
-                    poll.registry().register(&mut socket, Token(i), interest)?;
-                    conn.socket = Some(socket);
-                }
-                Err(_) => {
-                    conn.client.transport_failed();
-                    continue;
-                }
-            }
-        }
-        // The next request, when this connection is free (an input: drain again).
-        if conn.in_flight.is_none() && tally.sent < requests {
-            tally.sent += 1;
-            let id = conn.client.send(ApiRequest::get(path), clock.now());
-            conn.in_flight = Some((id, StdInstant::now()));
-            continue;
-        }
-        return Ok(());
     }
 }
 

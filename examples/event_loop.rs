@@ -15,12 +15,12 @@
 //! - the poll timeout is the earliest `poll_timeout` of all clients.
 //!
 //! It makes REQUESTS GET calls in all over CONNECTIONS connections against the local
-//! sandbox, prints requests/s, p50/p99 latency, the token requests the sandbox saw (must be
-//! 1) and the failures (must be 0), and exits non-zero otherwise. Bounded: it gives up after
-//! 120 s.
+//! sandbox, and prints requests/s, p50/p99 latency (from `send` to the response; the first
+//! requests include the handshake), the token requests the sandbox saw (must be one) and the
+//! failures (must be none); it exits non-zero otherwise. Bounded: it gives up after 120 s.
 //!
-//! Run: `cargo run --release --example event_loop [-- CONNECTIONS REQUESTS]`
-//! (defaults 64 and 10000; also `EVENT_LOOP_CONNECTIONS`, `EVENT_LOOP_REQUESTS`).
+//! Run: `cargo run --example event_loop [-- CONNECTIONS REQUESTS]` (defaults 64 and
+//! 10000; also `EVENT_LOOP_CONNECTIONS`, `EVENT_LOOP_REQUESTS`); `--release` for figures.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;

@@ -28,7 +28,7 @@
 //! request is on it is decided by the client's rule: a GET, a PUT, a DELETE or a request
 //! with an [`IdempotencyKey`](crate::auth::IdempotencyKey) is retried on a new connection;
 //! any other request (a POST without a key) is never sent twice and ends
-//! [`FailureKind::OutcomeUnknown`](crate::client::FailureKind::OutcomeUnknown).
+//! [`FailureKind::OutcomeUnknown`].
 //!
 //! Not supported: pipelining or HTTP/2 (one request per connection at a time), closing
 //! idle connections from the client side (the server's keep-alive timeout does it), more

@@ -1,9 +1,10 @@
 //! Figures, not a check: the median wall time of one full flow (process start, mTLS
-//! handshake, token exchange, two API calls) run as the WASI component inside the wasmtime
-//! CLI, wasmtime's start-up alone, and the same flow through the native std adapter
+//! handshake, token exchange, two API calls) run as the WASI component's command inside
+//! Wasmtime (the Rust test host `wasm/host`, which loads the compiled component from its
+//! cache), that host's start-up alone, and the same flow through the native std adapter
 //! in-process, against the same sandbox in the same run.
 //!
-//! Needs `bash wasm/build.sh` and the wasmtime CLI (`WASMTIME=...` or on PATH). Run:
+//! Needs `bash wasm/test-hosts.sh` (the component and the host). Run:
 //! `cargo run --release --example wasi_timing`
 
 #[path = "../tests/support/wasi.rs"]
@@ -18,7 +19,7 @@ use mtls_core::io::std_adapter::StdClient;
 use mtls_core::tls::Trust;
 use mtls_core::{ApiRequest, ClientConfig};
 use mtls_sandbox::{Sandbox, SandboxConfig};
-use wasi::{run_component, user_path, Certs, NETWORK};
+use wasi::{run_component, user_path, Certs, Host, NETWORK};
 
 const RUNS: usize = 15;
 
@@ -32,26 +33,28 @@ fn main() {
     let certs = Certs::write(&sandbox, "timing");
     let env = certs.env(&sandbox);
     let (one, two) = (user_path(&sandbox, 1), user_path(&sandbox, 2));
-    // Warm wasmtime's compilation cache first.
-    let _ = run_component(NETWORK, &certs, &env, &["--help"]);
+    // Warm the host's compilation cache first.
+    let _ = run_component(Host::Wasmtime, NETWORK, &certs, &env, &["--help"]);
 
     let wasm: Vec<Duration> = (0..RUNS)
         .map(|_| {
             let t = Instant::now();
-            let out = run_component(NETWORK, &certs, &env, &["request", "GET", &one, &two]);
-            let elapsed = t.elapsed();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
+            let out = run_component(
+                Host::Wasmtime,
+                NETWORK,
+                &certs,
+                &env,
+                &["request", "GET", &one, &two],
             );
+            let elapsed = t.elapsed();
+            assert!(out.status.success(), "{}", out.dump());
             elapsed
         })
         .collect();
     let startup: Vec<Duration> = (0..RUNS)
         .map(|_| {
             let t = Instant::now();
-            let _ = run_component(NETWORK, &certs, &env, &["--help"]);
+            let _ = run_component(Host::Wasmtime, NETWORK, &certs, &env, &["--help"]);
             t.elapsed()
         })
         .collect();
@@ -85,7 +88,7 @@ fn main() {
     assert_eq!(sandbox.connections(), 2 * RUNS as u64);
     let (w, s, n) = (median(wasm), median(startup), median(native));
     println!(
-        "median of {RUNS}: wasmtime full flow {w:.2?}, wasmtime start-up only {s:.2?}, native std adapter {n:.2?}"
+        "median of {RUNS}: Wasmtime full flow {w:.2?}, host start-up only {s:.2?}, native std adapter {n:.2?}"
     );
     println!(
         "ratio wasm/native: {:.1}x whole process, {:.1}x flow minus start-up",

@@ -10,14 +10,23 @@
 //! - [`std_adapter`] (feature `std`): [`std_adapter::StdClient`], a one-line blocking client
 //!   over `TcpStream` with DNS, connect/read/write timeouts, one kept-alive connection,
 //!   transparent reconnects and a token cache kept across them.
+//! - [`Pool`] (feature `std`): a cloneable, `Send + Sync` pool of such connections for
+//!   servers, up to a maximum, sharing one token cache.
+//!
+//! A host with its own readiness loop (epoll, kqueue, an executor of its own) drives
+//! [`Client`]s directly: `examples/event_loop.rs` runs 64 connections on one thread.
 
 use crate::client::{Client, Event};
 use crate::time::Instant;
 
+#[cfg(feature = "std")]
+pub mod pool;
 pub mod session;
 #[cfg(feature = "std")]
 pub mod std_adapter;
 
+#[cfg(feature = "std")]
+pub use pool::{Pool, PoolOptions};
 pub use session::{Connector, Outcome, RequestError, Session, TransportDetail};
 
 /// A monotonic clock the host supplies.

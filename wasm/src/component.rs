@@ -38,10 +38,16 @@ impl wasi::exports::cli::run::Guest for Component {
         }
         let env = wasi::cli::environment::get_environment();
         if crate::cli::run(&args, &env) {
-            Ok(())
-        } else {
-            Err(())
+            return Ok(());
         }
+        // The reason is on stderr already. Exit with status 1 rather than return `Err`:
+        // hosts report an `Err` from `run` as an error of their own (jco throws a
+        // `ComponentError` with a stack trace after our message). `exit-with-code` would
+        // allow other statuses, but it is unstable in WASI 0.2 and hosts refuse to link it
+        // unless asked (`wasmtime run -S cli-exit-with-code`); `exit(err)` is always there.
+        wasi::cli::exit::exit(Err(()));
+        // Not reached: `exit` does not return.
+        Err(())
     }
 }
 

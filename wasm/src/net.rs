@@ -184,9 +184,17 @@ impl TcpStream {
         self.read_timeout = left.map_or(self.io_timeout, |l| l.min(self.io_timeout));
     }
 
-    /// True when a read would not block (data or end of stream); does not wait.
-    pub fn input_ready(&self) -> bool {
-        self.input.subscribe().ready()
+    /// True when the (idle) input has something to read, has ended or has failed; never
+    /// waits. May take a byte: only ask this of a connection to be dropped when it says so.
+    ///
+    /// Asked with a read, which never blocks in WASI and looks at the socket on every host,
+    /// not with the input's pollable: jco's preview2-shim answers `pollable.ready()` from a
+    /// flag it caches, and Wasmtime answers `ready()` and `poll` from tokio's readiness,
+    /// which stays set after a read that emptied the socket until a read finds nothing.
+    /// Either way a kept-alive connection looked stale after most responses and every
+    /// request opened a new connection.
+    pub fn input_ready(&mut self) -> bool {
+        !matches!(self.input.read(1), Ok(bytes) if bytes.is_empty())
     }
 }
 

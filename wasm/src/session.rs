@@ -50,7 +50,7 @@ impl Connector for WasiConnector {
     }
 
     /// On an idle connection, anything to read (the server's close_notify, end of stream)
-    /// means it is no longer fit for a request.
+    /// means it is no longer fit for a request (and the session drops it).
     fn is_stale(&mut self, transport: &mut TcpStream) -> bool {
         transport.input_ready()
     }

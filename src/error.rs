@@ -35,6 +35,9 @@ pub enum Error {
     RequestTooLarge,
     /// The host could not open or use its transport (DNS, connect); the adapter has details.
     Transport,
+    /// A connection pool had no connection free within its acquire timeout: the request was
+    /// not sent (see `io::Pool`).
+    PoolExhausted,
 }
 
 /// The class of an [`Error`], for matching without caring about details.
@@ -53,7 +56,7 @@ pub enum ErrorKind {
     Auth,
     /// [`Error::BaseUrl`] or [`Error::RequestTooLarge`]: fix the call.
     Config,
-    /// [`Error::Timeout`] or [`Error::HandshakeTimeout`].
+    /// [`Error::Timeout`], [`Error::HandshakeTimeout`] or [`Error::PoolExhausted`].
     Timeout,
     /// [`Error::ConnectionClosed`], [`Error::UnsolicitedData`] or [`Error::Transport`].
     Connection,
@@ -71,7 +74,7 @@ impl Error {
             Error::Http(_) => ErrorKind::Http,
             Error::Auth(_) => ErrorKind::Auth,
             Error::BaseUrl(_) | Error::RequestTooLarge => ErrorKind::Config,
-            Error::Timeout | Error::HandshakeTimeout => ErrorKind::Timeout,
+            Error::Timeout | Error::HandshakeTimeout | Error::PoolExhausted => ErrorKind::Timeout,
             Error::ConnectionClosed | Error::UnsolicitedData | Error::Transport => {
                 ErrorKind::Connection
             }
@@ -99,6 +102,9 @@ impl fmt::Display for Error {
             }
             Error::RequestTooLarge => f.write_str("the request is larger than the send buffer"),
             Error::Transport => f.write_str("the connection to the server could not be opened"),
+            Error::PoolExhausted => {
+                f.write_str("no pooled connection became free within the acquire timeout")
+            }
         }
     }
 }

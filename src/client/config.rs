@@ -36,7 +36,11 @@ pub enum Auth {
 
 /// Everything a [`super::Client`] needs; build with [`ClientConfig::new`], adjust the public
 /// fields.
-#[derive(Debug)]
+///
+/// A clone shares the [`token_cache`](ClientConfig::token_cache) (a clone of a cache is the
+/// same cache), and the TLS settings (immutable, behind an `Arc`): clone one configuration
+/// for each connection of a pool or an event loop, and they fetch one token between them.
+#[derive(Clone, Debug)]
 pub struct ClientConfig {
     pub(super) host: String,
     pub(super) port: u16,

@@ -10,15 +10,35 @@
 //! - [`std_adapter`] (feature `std`): [`std_adapter::StdClient`], a one-line blocking client
 //!   over `TcpStream` with DNS, connect/read/write timeouts, one kept-alive connection,
 //!   transparent reconnects and a token cache kept across them.
+//! - [`async_io`] (feature `async`): the async [`async_io::drive`] and [`AsyncSession`] over
+//!   any `embedded_io_async::{Read, Write}` stream, runtime-agnostic and `no_std`; the host
+//!   supplies a [`Timer`] (a clock that can wait) and an [`AsyncConnector`].
+//! - [`tokio_adapter`] (feature `tokio`): [`TokioClient`], the `StdClient` of tokio (DNS,
+//!   timeouts, reconnects, cancellation-safe requests), and [`TokioPool`], a cloneable
+//!   `Send + Sync` pool of such connections sharing one token cache.
 
 use crate::client::{Client, Event};
 use crate::time::Instant;
 
+#[cfg(feature = "async")]
+pub mod async_io;
+#[cfg(feature = "std")]
+mod pool_options;
 pub mod session;
 #[cfg(feature = "std")]
 pub mod std_adapter;
+#[cfg(feature = "tokio")]
+pub mod tokio_adapter;
+#[cfg(feature = "tokio")]
+mod tokio_pool;
 
+#[cfg(feature = "async")]
+pub use async_io::{AsyncConnector, AsyncSession, Timer};
+#[cfg(feature = "std")]
+pub use pool_options::PoolOptions;
 pub use session::{Connector, Outcome, RequestError, Session, TransportDetail};
+#[cfg(feature = "tokio")]
+pub use tokio_adapter::{TokioClient, TokioPool};
 
 /// A monotonic clock the host supplies.
 pub trait Clock {

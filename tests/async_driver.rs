@@ -199,11 +199,8 @@ fn async_driver_deadlines_come_from_the_host_timer() {
     let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
     let mut config = config(&sandbox);
     config.request_timeout = Duration::from_secs(5);
-    let mut session = AsyncSession::new(
-        config,
-        SilentConnector { opened: 0 },
-        Virtual(Cell::new(0)),
-    );
+    let mut session =
+        AsyncSession::new(config, SilentConnector { opened: 0 }, Virtual(Cell::new(0)));
     let outcome = {
         let mut request = core::pin::pin!(session.request(ApiRequest::get("/v2.01/x/users/1")));
         // One poll suffices: each read is pending, and the virtual timer fires at once.

@@ -138,7 +138,11 @@ async fn tokio_client_reconnects_after_the_server_closes_an_idle_connection() {
     let post = ApiRequest::post(&path, b"{\"Tag\":\"after idle\"}".to_vec());
     assert_eq!(client.request(post).await.unwrap().status, 200);
     assert_eq!(client.connections(), 2);
-    assert_eq!(received(&sandbox, "POST", &path), 1, "the POST was written once");
+    assert_eq!(
+        received(&sandbox, "POST", &path),
+        1,
+        "the POST was written once"
+    );
 
     // A server closing after every response: transparent reconnects, one token throughout.
     sandbox.knobs().set_close_after_each_response(true);
@@ -209,8 +213,16 @@ async fn tokio_dropping_a_request_waiting_for_its_response_discards_the_connecti
     sandbox.knobs().set_slow_response_ms(0);
     let next = client.request(ApiRequest::get(&user_path(&sandbox, 3)));
     assert_eq!(next.await.unwrap().status, 200);
-    assert_eq!(client.connections(), 2, "the stalled connection was not reused");
-    assert_eq!(received(&sandbox, "POST", &path), 1, "the POST was never resent");
+    assert_eq!(
+        client.connections(),
+        2,
+        "the stalled connection was not reused"
+    );
+    assert_eq!(
+        received(&sandbox, "POST", &path),
+        1,
+        "the POST was never resent"
+    );
     assert_eq!(sandbox.token_requests(), 1, "the token survived");
 }
 
@@ -246,7 +258,10 @@ async fn tokio_dropping_a_request_with_half_a_response_read_discards_the_connect
     let response = next.await.unwrap();
     assert_eq!(response.status, 200);
     let body = String::from_utf8(response.body).unwrap();
-    assert!(body.contains("\"Id\":\"3\""), "the answer to this request: {body}");
+    assert!(
+        body.contains("\"Id\":\"3\""),
+        "the answer to this request: {body}"
+    );
     assert_eq!(client.connections(), 2);
     assert_eq!(proxy.connections(), 2);
 }
@@ -271,7 +286,11 @@ async fn tokio_timeout_during_a_stalled_handshake_ends_the_request_not_sent() {
     let next = client.request(ApiRequest::get(&user_path(&sandbox, 2)));
     assert_eq!(next.await.unwrap().status, 200);
     assert_eq!(client.connections(), 2);
-    assert_eq!(received(&sandbox, "POST", &path), 0, "the dropped POST never went");
+    assert_eq!(
+        received(&sandbox, "POST", &path),
+        0,
+        "the dropped POST never went"
+    );
 }
 
 #[test]
@@ -362,7 +381,10 @@ async fn tokio_pool_with_a_server_closing_idle_connections() {
                     let id = wave * 100 + t;
                     let get = pool.request(ApiRequest::get(&user_path(&sandbox, id)));
                     let post = ApiRequest::post(&user_path(&sandbox, id), b"{}".to_vec());
-                    (get.await.map(|r| r.status), pool.request(post).await.map(|r| r.status))
+                    (
+                        get.await.map(|r| r.status),
+                        pool.request(post).await.map(|r| r.status),
+                    )
                 })
             })
             .collect();

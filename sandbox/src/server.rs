@@ -35,7 +35,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a closing connection keeps reading (and discarding) so that the peer gets our
 /// last bytes before any reset.
 const LINGER: Duration = Duration::from_millis(300);
-/// Most connections served at once; more are closed on accept.
+/// Most connections served at once unless configured ([`SandboxConfig::max_connections`]).
 const MAX_CONNECTIONS: usize = 64;
 
 /// How to start a [`Sandbox`]: credentials, the token path and the initial knob values.
@@ -92,6 +92,10 @@ pub struct SandboxConfig {
     /// A kept-alive connection idle this long is closed with close_notify, as nginx's
     /// `keepalive_timeout` does (default 30 s).
     pub idle_timeout_ms: u64,
+    /// Most connections served at once (default 64, at least 1); one more is closed as soon
+    /// as it is accepted. Each connection is a thread, and a closed one counts for about
+    /// 300 ms more while it lingers. Fixed at start.
+    pub max_connections: usize,
 }
 
 impl Default for SandboxConfig {
@@ -110,6 +114,7 @@ impl Default for SandboxConfig {
             token_response_override: None,
             require_client_cert: true,
             idle_timeout_ms: 30_000,
+            max_connections: MAX_CONNECTIONS,
         }
     }
 }
@@ -133,6 +138,7 @@ impl core::fmt::Debug for SandboxConfig {
             .field("token_response_override", &self.token_response_override)
             .field("require_client_cert", &self.require_client_cert)
             .field("idle_timeout_ms", &self.idle_timeout_ms)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -179,6 +185,7 @@ struct Shared {
     connections: AtomicU64,
     client_cns: Mutex<Vec<Option<String>>>,
     workers: Mutex<Vec<JoinHandle<()>>>,
+    max_connections: usize,
     with_client_auth: Arc<ServerConfig>,
     without_client_auth: Arc<ServerConfig>,
 }
@@ -277,6 +284,7 @@ impl Sandbox {
             connections: AtomicU64::new(0),
             client_cns: Mutex::new(Vec::new()),
             workers: Mutex::new(Vec::new()),
+            max_connections: config.max_connections.max(1),
             with_client_auth: Arc::new(with_client_auth),
             without_client_auth: Arc::new(without_client_auth),
         });
@@ -562,7 +570,7 @@ fn accept_loop(listener: TcpListener, shared: &Arc<Shared>) {
         for worker in done {
             let _ = worker.join();
         }
-        if workers.len() >= MAX_CONNECTIONS || tcp.set_nonblocking(false).is_err() {
+        if workers.len() >= shared.max_connections || tcp.set_nonblocking(false).is_err() {
             continue;
         }
         let config = if lock(&shared.state).knobs.require_client_cert {

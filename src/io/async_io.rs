@@ -219,10 +219,16 @@ where
         let mut sent = 0;
         while sent < n {
             match race(transport.write(&buf[sent..n]), timer, deadline).await {
-                Raced::Io(Ok(0)) => return Ok(cut_short(client, timer, false)),
+                Raced::Io(Ok(0)) => {
+                    cut_short(client, timer, false);
+                    return Ok(());
+                }
                 Raced::Io(Ok(k)) => sent += k.min(n - sent),
                 Raced::Io(Err(e)) => return Err(e),
-                Raced::Deadline => return Ok(cut_short(client, timer, true)),
+                Raced::Deadline => {
+                    cut_short(client, timer, true);
+                    return Ok(());
+                }
             }
         }
         wrote = true;

@@ -12,6 +12,12 @@
 //!   transparent reconnects and a token cache kept across them.
 //! - [`Pool`] (feature `std`): a cloneable, `Send + Sync` pool of such connections for
 //!   servers, up to a maximum, sharing one token cache.
+//! - [`async_io`] (feature `async`): the async [`async_io::drive`] and [`AsyncSession`] over
+//!   any `embedded_io_async::{Read, Write}` stream, runtime-agnostic and `no_std`; the host
+//!   supplies a [`Timer`] (a clock that can wait) and an [`AsyncConnector`].
+//! - [`tokio_adapter`] (feature `tokio`): [`TokioClient`], the `StdClient` of tokio (DNS,
+//!   timeouts, reconnects, cancellation-safe requests), and [`TokioPool`], a cloneable
+//!   `Send + Sync` pool of such connections sharing one token cache.
 //!
 //! A host with its own readiness loop (epoll, kqueue, an executor of its own) drives
 //! [`Client`]s directly: `examples/event_loop.rs` runs 64 connections on one thread.
@@ -19,15 +25,25 @@
 use crate::client::{Client, Event};
 use crate::time::Instant;
 
+#[cfg(feature = "async")]
+pub mod async_io;
 #[cfg(feature = "std")]
 pub mod pool;
 pub mod session;
 #[cfg(feature = "std")]
 pub mod std_adapter;
+#[cfg(feature = "tokio")]
+pub mod tokio_adapter;
+#[cfg(feature = "tokio")]
+mod tokio_pool;
 
+#[cfg(feature = "async")]
+pub use async_io::{AsyncConnector, AsyncSession, Timer};
 #[cfg(feature = "std")]
 pub use pool::{Pool, PoolOptions};
 pub use session::{Connector, Outcome, RequestError, Session, TransportDetail};
+#[cfg(feature = "tokio")]
+pub use tokio_adapter::{TokioClient, TokioPool};
 
 /// A monotonic clock the host supplies.
 pub trait Clock {

@@ -133,12 +133,12 @@ impl<C: Connector, K: Clock> core::fmt::Debug for Session<C, K> {
 
 /// Turns of the loop (connections opened, drives) with no outcome after which a call gives
 /// up: the client's own `max_attempts` and timeouts normally end every request first.
-const MAX_TURNS_WITHOUT_OUTCOME: usize = 64;
+pub(crate) const MAX_TURNS_WITHOUT_OUTCOME: usize = 64;
 
 /// Requests handed to the client at a time by [`Session::request_each`]: enough that the
 /// next request goes out as soon as the previous one is answered, few enough that memory
 /// does not grow with the number of requests.
-const WINDOW: usize = 16;
+pub(crate) const WINDOW: usize = 16;
 
 impl<C: Connector, K: Clock> Session<C, K>
 where
@@ -329,14 +329,14 @@ where
     }
 }
 
-fn detail<E: embedded_io::Error + core::fmt::Display>(e: &E) -> TransportDetail {
+pub(crate) fn detail<E: embedded_io::Error + core::fmt::Display>(e: &E) -> TransportDetail {
     TransportDetail {
         kind: e.kind(),
         message: alloc::format!("{e}"),
     }
 }
 
-fn gave_up(transport: Option<TransportDetail>) -> RequestError {
+pub(crate) fn gave_up(transport: Option<TransportDetail>) -> RequestError {
     RequestError::Failed {
         failure: Failure {
             kind: FailureKind::OutcomeUnknown,
@@ -347,17 +347,17 @@ fn gave_up(transport: Option<TransportDetail>) -> RequestError {
 }
 
 /// The requests of one `request_each` call that the client holds, by id.
-struct Batch {
-    in_client: Vec<(RequestId, usize)>,
+pub(crate) struct Batch {
+    pub(crate) in_client: Vec<(RequestId, usize)>,
     /// The last transport failure seen in this call.
-    transport: Option<TransportDetail>,
+    pub(crate) transport: Option<TransportDetail>,
     /// A failure that ends every request not yet handed to the client.
-    stop: Option<Failure>,
+    pub(crate) stop: Option<Failure>,
 }
 
 impl Batch {
     /// An outcome of this batch goes to `on_outcome`, everything else to `notices`.
-    fn sort(
+    pub(crate) fn sort(
         &mut self,
         event: Event,
         notices: &mut Vec<Event>,

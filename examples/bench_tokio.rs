@@ -1,0 +1,450 @@
+//! Figures, not a test: requests/s and client CPU per request of [`TokioPool`] with many
+//! concurrent tasks against the sandbox, side by side in one run with reqwest as the peer.
+//!
+//! - `TokioPool`: `mtls_core::io::TokioPool` (max connections = tasks): rustls' unbuffered
+//!   API with the pure-Rust rustls-rustcrypto provider, through the async driver.
+//! - `reqwest`: reqwest 0.13 over rustls (ring provider), client identity from PEM, the
+//!   sandbox CA as the only root, HTTP/1.1; the token is fetched once by hand and sent as
+//!   `Bearer`.
+//!
+//! Both run on one tokio multi-thread runtime (2 workers), one task per caller, each task
+//! making its requests one after the other. Each contender gets its own sandbox in a child
+//! process (this program with `serve`), so `getrusage(RUSAGE_SELF)` here counts the clients'
+//! CPU only. A warm-up round opens the connections and fetches the token; then rounds
+//! alternate between the contenders, and the medians are printed with the ratios. Every
+//! round checks the status of every response, and the end checks that each sandbox saw
+//! exactly one token request; the exit status is non-zero otherwise.
+//!
+//! Run: `cargo run --release --example bench_tokio`. Sizes: `BENCH_TASKS` (64),
+//! `BENCH_PER_TASK` (requests per task per round, 300), `BENCH_ROUNDS` (5).
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use mtls_core::auth::Credentials;
+use mtls_core::client::Auth;
+use mtls_core::identity::{CaBundle, Identity};
+use mtls_core::io::{PoolOptions, TokioPool};
+use mtls_core::tls::Trust;
+use mtls_core::{ApiRequest, ClientConfig};
+use tokio::task::JoinSet;
+
+/// The longest a child sandbox lives, whatever the parent does.
+const SERVER_LIFETIME: Duration = Duration::from_secs(900);
+
+type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn main() -> ExitCode {
+    let result = match std::env::args().nth(1).as_deref() {
+        Some("serve") => serve(),
+        _ => bench(),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("bench_tokio: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One client stack under test, with its own sandbox.
+enum Contender {
+    Pool {
+        pool: TokioPool,
+        path: String,
+    },
+    Reqwest {
+        client: reqwest::Client,
+        url: String,
+        token: String,
+    },
+}
+
+impl Contender {
+    fn name(&self) -> &'static str {
+        match self {
+            Contender::Pool { .. } => "mtls-core TokioPool",
+            Contender::Reqwest { .. } => "reqwest (rustls, tokio)",
+        }
+    }
+
+    fn pool(server: &Server, tasks: usize) -> Fallible<Contender> {
+        let identity = Identity::from_pem(server.cert_pem.as_bytes(), server.key_pem.as_bytes())?;
+        let trust = Trust::Custom(CaBundle::from_pem(server.ca_pem.as_bytes())?);
+        let credentials = Credentials::new(&server.client_id, &server.api_key)?;
+        let config = ClientConfig::new(
+            &server.base_url,
+            Auth::ClientCredentials(credentials),
+            &identity,
+            trust,
+        )?;
+        let options = PoolOptions {
+            max_connections: tasks,
+            ..PoolOptions::default()
+        };
+        Ok(Contender::Pool {
+            pool: TokioPool::new(config, options),
+            path: format!("/v2.01/{}/users/1", server.client_id),
+        })
+    }
+
+    async fn reqwest(server: &Server, tasks: usize) -> Fallible<Contender> {
+        // reqwest's `rustls-no-provider`: the process-wide provider is ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let identity_pem = format!("{}{}", server.cert_pem, server.key_pem);
+        let build = || {
+            reqwest::Client::builder()
+                .identity(reqwest::Identity::from_pem(identity_pem.as_bytes())?)
+                .tls_certs_only([reqwest::Certificate::from_pem(server.ca_pem.as_bytes())?])
+                .http1_only()
+                .pool_max_idle_per_host(tasks)
+                .no_proxy()
+                .build()
+        };
+        // The token, once, by hand (on a client of its own, so both contenders start the
+        // warm-up with no connection).
+        let body = build()?
+            .post(format!("{}/v2.01/oauth/token", server.base_url))
+            .header("Authorization", &server.basic)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials")
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        let token = body
+            .split("\"access_token\":\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .ok_or("no access_token in the token response")?
+            .to_string();
+        Ok(Contender::Reqwest {
+            client: build()?,
+            url: format!("{}/v2.01/{}/users/1", server.base_url, server.client_id),
+            token,
+        })
+    }
+
+    /// `tasks` concurrent tasks each make `per_task` GETs, one after the other; returns how
+    /// many did not end in `200`.
+    async fn round(&self, tasks: usize, per_task: usize) -> usize {
+        let mut set = JoinSet::new();
+        for _ in 0..tasks {
+            match self {
+                Contender::Pool { pool, path } => {
+                    let (pool, path) = (pool.clone(), path.clone());
+                    set.spawn(async move {
+                        let mut failures = 0;
+                        for _ in 0..per_task {
+                            match pool.request(ApiRequest::get(&path)).await {
+                                Ok(r) if r.status == 200 => {}
+                                other => {
+                                    if failures == 0 {
+                                        eprintln!("TokioPool: {other:?}");
+                                    }
+                                    failures += 1;
+                                }
+                            }
+                        }
+                        failures
+                    });
+                }
+                Contender::Reqwest { client, url, token } => {
+                    let (client, url, token) = (client.clone(), url.clone(), token.clone());
+                    set.spawn(async move {
+                        let mut failures = 0;
+                        for _ in 0..per_task {
+                            let ok = match client.get(&url).bearer_auth(&token).send().await {
+                                Ok(response) => {
+                                    let status = response.status();
+                                    response.bytes().await.is_ok() && status == 200
+                                }
+                                Err(e) => {
+                                    if failures == 0 {
+                                        eprintln!("reqwest: {e:?}");
+                                    }
+                                    false
+                                }
+                            };
+                            failures += usize::from(!ok);
+                        }
+                        failures
+                    });
+                }
+            }
+        }
+        let mut failures = 0;
+        while let Some(joined) = set.join_next().await {
+            failures += joined.unwrap_or(per_task);
+        }
+        failures
+    }
+}
+
+/// One round's figures.
+#[derive(Clone, Copy)]
+struct Figures {
+    requests_per_s: f64,
+    cpu_us_per_request: f64,
+}
+
+fn cpu_time() -> Duration {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let to_duration = |t: nix::sys::time::TimeVal| {
+        Duration::from_secs(t.tv_sec().max(0) as u64)
+            + Duration::from_micros(t.tv_usec().max(0) as u64)
+    };
+    // getrusage(RUSAGE_SELF) cannot fail for this process; should it, CPU reads as zero.
+    getrusage(UsageWho::RUSAGE_SELF)
+        .map(|u| to_duration(u.user_time()) + to_duration(u.system_time()))
+        .unwrap_or_default()
+}
+
+async fn measure(contender: &Contender, tasks: usize, per_task: usize) -> (Figures, usize) {
+    let requests = (tasks * per_task) as f64;
+    let cpu = cpu_time();
+    let started = Instant::now();
+    let failures = contender.round(tasks, per_task).await;
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = cpu_time().saturating_sub(cpu).as_secs_f64();
+    let figures = Figures {
+        requests_per_s: requests / wall,
+        cpu_us_per_request: cpu * 1e6 / requests,
+    };
+    (figures, failures)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn size(var: &str, default: usize) -> Fallible<usize> {
+    match std::env::var(var) {
+        Ok(text) => Ok(text.parse().map_err(|_| format!("{var}: not a number"))?),
+        Err(_) => Ok(default),
+    }
+}
+
+fn bench() -> Fallible<bool> {
+    let tasks = size("BENCH_TASKS", 64)?.max(1);
+    let per_task = size("BENCH_PER_TASK", 300)?.max(1);
+    let rounds = size("BENCH_ROUNDS", 5)?.max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let mut servers = [Server::start()?, Server::start()?];
+    let contenders = runtime.block_on(async {
+        Ok::<_, Box<dyn std::error::Error>>([
+            Contender::pool(&servers[0], tasks)?,
+            Contender::reqwest(&servers[1], tasks).await?,
+        ])
+    })?;
+    println!(
+        "bench_tokio: {tasks} concurrent tasks on 2 runtime workers, {} requests per round, \
+         {rounds} rounds (+1 warm-up), {} build",
+        tasks * per_task,
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
+    let mut ok = true;
+    let mut results: Vec<Vec<Figures>> = vec![Vec::new(); contenders.len()];
+    runtime.block_on(async {
+        for contender in &contenders {
+            // Warm-up: every connection opened, the token fetched.
+            let failures = contender.round(tasks, 4).await;
+            if failures > 0 {
+                ok = false;
+                eprintln!("{}: {failures} failures in the warm-up", contender.name());
+            }
+        }
+        for round in 0..rounds {
+            // Alternate the order so that neither always runs first.
+            let mut order: Vec<usize> = (0..contenders.len()).collect();
+            if round % 2 == 1 {
+                order.reverse();
+            }
+            for i in order {
+                let (figures, failures) = measure(&contenders[i], tasks, per_task).await;
+                if failures > 0 {
+                    ok = false;
+                    eprintln!(
+                        "{}: {failures} failures in round {round}",
+                        contenders[i].name()
+                    );
+                }
+                results[i].push(figures);
+            }
+        }
+    });
+    let medians: Vec<Figures> = results
+        .iter()
+        .map(|r| Figures {
+            requests_per_s: median(r.iter().map(|f| f.requests_per_s).collect()),
+            cpu_us_per_request: median(r.iter().map(|f| f.cpu_us_per_request).collect()),
+        })
+        .collect();
+    println!(
+        "{:<26} {:>12} {:>16} {:>30} {:>15}",
+        "contender", "requests/s", "CPU us/request", "(per round, req/s)", "token requests"
+    );
+    for (i, contender) in contenders.iter().enumerate() {
+        let tokens = servers[i].token_requests()?;
+        ok &= tokens == 1;
+        let per_round: Vec<String> = results[i]
+            .iter()
+            .map(|f| format!("{:.0}", f.requests_per_s))
+            .collect();
+        println!(
+            "{:<26} {:>12.0} {:>16.1} {:>30} {:>15}",
+            contender.name(),
+            medians[i].requests_per_s,
+            medians[i].cpu_us_per_request,
+            per_round.join(" "),
+            tokens,
+        );
+    }
+    if let Contender::Pool { pool, .. } = &contenders[0] {
+        println!(
+            "TokioPool connections opened: {}",
+            pool.connections_opened()
+        );
+    }
+    println!(
+        "ratio {} / {}: throughput x{:.2}, CPU per request x{:.2}",
+        contenders[0].name(),
+        contenders[1].name(),
+        medians[0].requests_per_s / medians[1].requests_per_s,
+        medians[0].cpu_us_per_request / medians[1].cpu_us_per_request,
+    );
+    if !ok {
+        eprintln!("bench_tokio: failures, or a sandbox saw other than one token request");
+    }
+    drop(contenders);
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    Ok(ok)
+}
+
+// ---- the sandbox in a child process ---------------------------------------------------
+
+/// A sandbox running in a child process (`bench_tokio serve`), with what a client needs.
+struct Server {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    base_url: String,
+    client_id: String,
+    api_key: String,
+    basic: String,
+    ca_pem: String,
+    cert_pem: String,
+    key_pem: String,
+}
+
+impl Server {
+    fn start() -> Fallible<Server> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdin = child.stdin.take().ok_or("no stdin")?;
+        let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        // The child's first lines: base URL, client id, API key, Basic header, then the
+        // three PEMs, each ended by a line `.`.
+        fn line(stdout: &mut BufReader<ChildStdout>) -> Fallible<String> {
+            let mut text = String::new();
+            stdout.read_line(&mut text)?;
+            Ok(text.trim_end().to_string())
+        }
+        fn pem(stdout: &mut BufReader<ChildStdout>) -> Fallible<String> {
+            let mut text = String::new();
+            loop {
+                let l = line(stdout)?;
+                if l == "." {
+                    return Ok(text);
+                }
+                if l.is_empty() || text.len() > 64 * 1024 {
+                    return Err("the sandbox process did not describe itself".into());
+                }
+                text.push_str(&l);
+                text.push('\n');
+            }
+        }
+        let base_url = line(&mut stdout)?;
+        let client_id = line(&mut stdout)?;
+        let api_key = line(&mut stdout)?;
+        let basic = line(&mut stdout)?;
+        let ca_pem = pem(&mut stdout)?;
+        let cert_pem = pem(&mut stdout)?;
+        let key_pem = pem(&mut stdout)?;
+        Ok(Server {
+            child,
+            stdin,
+            stdout,
+            base_url,
+            client_id,
+            api_key,
+            basic,
+            ca_pem,
+            cert_pem,
+            key_pem,
+        })
+    }
+
+    fn token_requests(&mut self) -> Fallible<u64> {
+        writeln!(self.stdin, "stats")?;
+        let mut text = String::new();
+        self.stdout.read_line(&mut text)?;
+        Ok(text.trim().parse()?)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = writeln!(self.stdin, "quit");
+        let _ = self.child.wait();
+    }
+}
+
+/// The child: a sandbox, described on stdout, then `stats` answered until `quit` or EOF.
+fn serve() -> Fallible<bool> {
+    std::thread::spawn(|| {
+        std::thread::sleep(SERVER_LIFETIME);
+        std::process::exit(2);
+    });
+    let mut config = mtls_sandbox::SandboxConfig::default();
+    // reqwest may open a few more connections than it has tasks (a new one when none is
+    // back in its pool yet).
+    config.max_connections = 256;
+    let sandbox = mtls_sandbox::Sandbox::start(config)?;
+    let issued = sandbox.issue_client_identity()?;
+    let key = issued.key_pem.as_ref().ok_or("the sandbox issued no key")?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}", sandbox.base_url())?;
+    writeln!(out, "{}", sandbox.client_id())?;
+    writeln!(out, "{}", sandbox.api_key())?;
+    writeln!(out, "{}", sandbox.basic_authorization())?;
+    for pem in [&sandbox.ca_pem(), &issued.cert_pem, key] {
+        writeln!(out, "{}\n.", pem.trim_end())?;
+    }
+    out.flush()?;
+    for line in std::io::stdin().lines() {
+        match line?.trim() {
+            "stats" => {
+                writeln!(out, "{}", sandbox.token_requests())?;
+                out.flush()?;
+            }
+            _ => break,
+        }
+    }
+    Ok(true)
+}

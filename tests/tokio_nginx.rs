@@ -121,10 +121,11 @@ async fn tokio_client_without_a_certificate_gets_nginx_400() {
     let result = client
         .request(ApiRequest::get(&format!("/v2.01/{CLIENT_ID}/users/1")))
         .await;
+    // nginx's "No required SSL certificate was sent" page: the certificate, not the key.
     match result {
         Err(RequestError::Failed { failure: f, .. }) => assert_eq!(
             f.error,
-            Error::Auth(AuthError::TokenEndpointStatus { status: 400 })
+            Error::Auth(AuthError::ClientCertificateRefused { status: 400 })
         ),
         other => panic!("expected the token exchange to fail, got {other:?}"),
     }

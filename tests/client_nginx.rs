@@ -215,3 +215,32 @@ fn wrong_api_key_is_refused_by_nginx() {
         other => panic!("expected a 401 from the token endpoint, got {other:?}"),
     }
 }
+
+/// Issue 13 (`mtls check --connect`): nginx lists the CA of `ssl_client_certificate` in its
+/// CertificateRequest. With our certificate from that CA the summary says it is among them;
+/// with one from another CA nginx still completes the handshake (it answers 400 later), and
+/// only the list tells, before any request, that the certificate will be refused.
+#[test]
+fn connect_reports_whether_our_issuer_is_among_the_cas_nginx_accepts() {
+    let s = setup();
+    let other = TestCa::new("some other CA").unwrap();
+    for (ca, acceptable) in [(&s.ca, true), (&other, false)] {
+        let issued = ca.issue(&IssueSpec::client("nginx-test-client")).unwrap();
+        let identity = Identity::from_pem(
+            issued.cert_pem.as_bytes(),
+            issued.key_pem.as_ref().unwrap().as_bytes(),
+        )
+        .unwrap();
+        let config =
+            ClientConfig::new(&base_url(&s), Auth::CertificateOnly, &identity, trust(&s)).unwrap();
+        let mut client = StdClient::new(config);
+        let handshake = client.connect().unwrap();
+        assert!(handshake.client_cert_requested);
+        assert_eq!(
+            handshake.acceptable_issuers,
+            vec!["CN=nginx test CA".to_owned()]
+        );
+        assert_eq!(handshake.issuer_acceptable, Some(acceptable));
+        assert_eq!(handshake.server_chain[0].issuer, "CN=nginx test CA");
+    }
+}

@@ -585,3 +585,55 @@ fn a_rotated_identity_is_presented_on_the_next_connection_and_the_token_is_kept(
         "the token survives the rotation"
     );
 }
+
+/// Issue 13: `connect` completes a handshake without a token or a request and reports what
+/// the server asked: the sandbox (rustls) lists its CA, which issued our certificate. The
+/// connection is then used by the first request.
+#[test]
+fn connect_reports_the_handshake_and_the_connection_serves_the_next_request() {
+    let sandbox = sandbox();
+    let mut client = client(&sandbox);
+    let handshake = client.connect().unwrap();
+    assert_eq!(handshake.version, mtls_core::tls::TlsVersion::Tls13);
+    assert!(handshake.client_cert_requested);
+    assert_eq!(
+        handshake.acceptable_issuers,
+        vec!["CN=mtls-core sandbox CA".to_owned()]
+    );
+    assert_eq!(handshake.issuer_acceptable, Some(true));
+    assert_eq!(handshake.server_chain.len(), 1);
+    assert_eq!(handshake.server_chain[0].subject, "CN=localhost");
+    assert!(handshake.server_chain[0]
+        .subject_alt_names
+        .contains(&"DNS:localhost".to_owned()));
+    assert_eq!(sandbox.token_requests(), 0);
+    client
+        .request(ApiRequest::get(&user_path(&sandbox, 1)))
+        .unwrap();
+    assert_eq!(client.connections(), 1, "the warmed-up connection was used");
+}
+
+/// Issue 13: with TLS 1.3 the server refuses a client certificate after the client's side
+/// of the handshake is done; `connect` waits for that verdict and reports the refusal.
+#[test]
+fn connect_with_a_certificate_from_another_ca_reports_the_refusal() {
+    let sandbox = sandbox();
+    let other = mtls_sandbox::TestCa::new("some other CA").unwrap();
+    let issued = other.issue(&IssueSpec::client("sandbox-client")).unwrap();
+    let identity = Identity::from_pem(
+        issued.cert_pem.as_bytes(),
+        issued.key_pem.as_ref().unwrap().as_bytes(),
+    )
+    .unwrap();
+    let trust = Trust::Custom(CaBundle::from_pem(sandbox.ca_pem().as_bytes()).unwrap());
+    let config =
+        ClientConfig::new(&sandbox.base_url(), Auth::CertificateOnly, &identity, trust).unwrap();
+    let mut client = StdClient::new(config);
+    let failure = failure(client.connect().map(|_| unreachable!()));
+    assert_eq!(failure.kind, FailureKind::NotSent);
+    assert_eq!(
+        failure.error.kind(),
+        mtls_core::error::ErrorKind::ClientCertificateRejected,
+        "{failure}"
+    );
+}

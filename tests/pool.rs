@@ -11,7 +11,7 @@ use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::io::{Pool, PoolOptions, RequestError};
 use mtls_core::tls::Trust;
 use mtls_core::{ApiRequest, ClientConfig, Error};
-use mtls_sandbox::{Sandbox, SandboxConfig};
+use mtls_sandbox::{IssueSpec, Sandbox, SandboxConfig};
 
 fn config_for(sandbox: &Sandbox) -> ClientConfig {
     let issued = sandbox.issue_client_identity().unwrap();
@@ -298,5 +298,79 @@ fn pool_debug_output_holds_no_secret() {
     assert!(
         !debug.to_lowercase().contains("bearer "),
         "a bearer value leaked"
+    );
+}
+
+fn users_by_cn(sandbox: &Sandbox) -> Vec<Option<String>> {
+    sandbox
+        .request_log()
+        .into_iter()
+        .filter(|r| r.target.contains("/users/"))
+        .map(|r| r.client_cn)
+        .collect()
+}
+
+/// Issue 13: `Pool::set_identity` while requests are on the wire. Those finish with the old
+/// certificate; every request after the call goes out on a new connection that presents the
+/// new one; the token is kept.
+#[test]
+fn pool_rotates_the_identity_while_requests_are_in_flight() {
+    const THREADS: usize = 4;
+    let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
+    let pool = pool_with(&sandbox, THREADS);
+    let old = Some(sandbox.client_id().to_owned());
+    let new = Some("renewed-client".to_owned());
+    // Warm up: connections with the old certificate, and the token.
+    for i in 0..THREADS {
+        pool.request(ApiRequest::get(&user_path(&sandbox, i)))
+            .unwrap();
+    }
+    // Slow answers, so that the rotation happens while these are on the wire.
+    sandbox.knobs().set_slow_response_ms(400);
+    let started = Arc::new(Barrier::new(THREADS + 1));
+    let in_flight: Vec<_> = (0..THREADS)
+        .map(|i| {
+            let (pool, started) = (pool.clone(), started.clone());
+            let path = user_path(&sandbox, 100 + i);
+            std::thread::spawn(move || {
+                started.wait();
+                pool.request(ApiRequest::get(&path)).map(|r| r.status)
+            })
+        })
+        .collect();
+    started.wait();
+    assert!(
+        eventually(|| users_by_cn(&sandbox).len() >= 2 * THREADS),
+        "the slow requests reached the server"
+    );
+    let renewed = sandbox.issue(&IssueSpec::client("renewed-client")).unwrap();
+    let identity = Identity::from_pem(
+        renewed.cert_pem.as_bytes(),
+        renewed.key_pem.as_ref().unwrap().as_bytes(),
+    )
+    .unwrap();
+    pool.set_identity(&identity).unwrap();
+    for handle in in_flight {
+        assert_eq!(handle.join().unwrap().unwrap(), 200, "in flight: finished");
+    }
+    sandbox.knobs().set_slow_response_ms(0);
+    let cns_before = users_by_cn(&sandbox);
+    for i in 0..2 * THREADS {
+        pool.request(ApiRequest::get(&user_path(&sandbox, 200 + i)))
+            .unwrap();
+    }
+    let cns = users_by_cn(&sandbox);
+    assert!(
+        cns_before.iter().all(|cn| *cn == old),
+        "warm-up and in-flight requests kept the old certificate: {cns_before:?}"
+    );
+    assert!(
+        cns[cns_before.len()..].iter().all(|cn| *cn == new),
+        "every request after the rotation presented the new certificate: {cns:?}"
+    );
+    assert_eq!(
+        sandbox.token_requests(),
+        1,
+        "the token survives the rotation"
     );
 }

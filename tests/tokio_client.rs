@@ -448,3 +448,75 @@ async fn tokio_pool_bounded_wait_and_a_dropped_request_frees_its_connection() {
     assert_eq!(dropped.len(), 1, "{dropped:?}");
     assert_eq!(dropped[0].kind, FailureKind::OutcomeUnknown);
 }
+
+fn users_by_cn(sandbox: &Sandbox) -> Vec<Option<String>> {
+    sandbox
+        .request_log()
+        .into_iter()
+        .filter(|r| r.target.contains("/users/"))
+        .map(|r| r.client_cn)
+        .collect()
+}
+
+/// Issue 13: `TokioPool::set_identity` while requests are on the wire (as the blocking
+/// pool's test): those finish with the old certificate, later ones present the new one, and
+/// the token is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokio_pool_rotates_the_identity_while_requests_are_in_flight() {
+    const TASKS: u32 = 4;
+    let sandbox = Arc::new(sandbox());
+    let pool = TokioPool::new(
+        config(&sandbox),
+        PoolOptions {
+            max_connections: TASKS as usize,
+            ..PoolOptions::default()
+        },
+    );
+    let (old, new) = (
+        Some(sandbox.client_id().to_owned()),
+        Some("renewed-client".to_owned()),
+    );
+    for i in 0..TASKS {
+        pool.request(ApiRequest::get(&user_path(&sandbox, i)))
+            .await
+            .unwrap();
+    }
+    sandbox.knobs().set_slow_response_ms(400);
+    let in_flight: Vec<_> = (0..TASKS)
+        .map(|i| {
+            let (pool, path) = (pool.clone(), user_path(&sandbox, 100 + i));
+            tokio::spawn(
+                async move { pool.request(ApiRequest::get(&path)).await.map(|r| r.status) },
+            )
+        })
+        .collect();
+    let logged = sandbox.clone();
+    until(move || users_by_cn(&logged).len() >= 2 * TASKS as usize).await;
+    let renewed = sandbox
+        .issue(&mtls_sandbox::IssueSpec::client("renewed-client"))
+        .unwrap();
+    let identity = Identity::from_pem(
+        renewed.cert_pem.as_bytes(),
+        renewed.key_pem.as_ref().unwrap().as_bytes(),
+    )
+    .unwrap();
+    pool.set_identity(&identity).unwrap();
+    for task in in_flight {
+        assert_eq!(task.await.unwrap().unwrap(), 200, "in flight: finished");
+    }
+    sandbox.knobs().set_slow_response_ms(0);
+    let before = users_by_cn(&sandbox);
+    for i in 0..2 * TASKS {
+        pool.request(ApiRequest::get(&user_path(&sandbox, 200 + i)))
+            .await
+            .unwrap();
+    }
+    let cns = users_by_cn(&sandbox);
+    assert!(before.iter().all(|cn| *cn == old), "{before:?}");
+    assert!(cns[before.len()..].iter().all(|cn| *cn == new), "{cns:?}");
+    assert_eq!(
+        sandbox.token_requests(),
+        1,
+        "the token survives the rotation"
+    );
+}

@@ -843,3 +843,93 @@ fn csr_with_a_generic_subject_and_a_traditional_key() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(!dir.path("x").exists());
 }
+
+/// Issue 13: `mtls check --connect` opens one connection (no token, no request) and says what
+/// the server asked of the client certificate.
+#[test]
+fn check_connect_reports_the_handshake_the_accepted_cas_and_the_server_chain() {
+    let s = Setup::new();
+    let o = s.run(&["check", "--connect"]);
+    assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    let out = stdout(&o);
+    for line in [
+        "formats:      certificate chain PEM (1 certificate(s), from a file); key PKCS#8 PEM",
+        "key usage:    clientAuth",
+        "chain vs CA:  verifies against the custom CA for clientAuth",
+        "handshake:    TLS 1.3 completed",
+        "cert asked:   yes, during the handshake",
+        "CAs accepted: CN=mtls-core sandbox CA",
+        "our issuer:   among the CAs the server accepts",
+        "server chain: 0: subject CN=localhost; issuer CN=mtls-core sandbox CA",
+        "server names: DNS:localhost",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    // The sandbox counts the handshake on its own thread, maybe after the command exited.
+    for _ in 0..200 {
+        if s.sandbox.connections() == 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(s.sandbox.connections(), 1);
+    assert_eq!(s.sandbox.token_requests(), 0);
+    assert_eq!(s.sandbox.api_requests(), 0);
+    assert_no_secrets(&o, &s.secrets());
+}
+
+/// A certificate the server refuses: the handshake fails with the refusal named, exit 1.
+#[test]
+fn check_connect_with_a_certificate_from_another_ca_exits_1_naming_the_refusal() {
+    let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
+    let other = TestCa::new("some other CA").unwrap();
+    let issued = other.issue(&IssueSpec::client("sandbox-client")).unwrap();
+    let s = Setup::with_identity(sandbox, &issued);
+    let o = s.run(&["check", "--connect"]);
+    assert_eq!(o.status.code(), Some(1), "stdout: {}", stdout(&o));
+    assert!(
+        stdout(&o).contains("chain vs CA:  does not verify"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("handshake:    failed"));
+    let err = stderr(&o);
+    assert!(
+        err.contains("the server rejected the client certificate"),
+        "{err}"
+    );
+    assert!(!err.contains("request not sent"), "{err}");
+    assert_no_secrets(&o, &s.secrets());
+}
+
+/// A server that never asks for the certificate (the sandbox with client auth off, as a
+/// non-mTLS host would be): exit 1 with what to check.
+#[test]
+fn check_connect_to_a_server_that_does_not_ask_for_the_certificate_exits_1() {
+    let s = Setup::new();
+    s.sandbox.knobs().set_require_client_cert(false);
+    let o = s.run(&["check", "--connect"]);
+    assert_eq!(o.status.code(), Some(1), "stdout: {}", stdout(&o));
+    assert!(stdout(&o).contains("cert asked:   NO"), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("did not ask for a client certificate during the handshake"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn check_connect_without_a_base_url_is_a_configuration_error() {
+    let s = Setup::new();
+    let o = mtls(
+        &s.env_with("MTLS_BASE_URL", None),
+        &["check", "--connect"],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--connect needs the base URL"),
+        "{}",
+        stderr(&o)
+    );
+}

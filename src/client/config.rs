@@ -104,6 +104,14 @@ impl ClientConfig {
         Ok(())
     }
 
+    /// Takes `template`'s identity (TLS settings and validity) without loading the key
+    /// again: how a pool moves each of its connections to one rotated identity.
+    #[cfg(feature = "std")]
+    pub(crate) fn adopt_identity_of(&mut self, template: &ClientConfig) {
+        self.tls = template.tls.clone();
+        self.validity = template.validity;
+    }
+
     /// Like [`ClientConfig::new`] with a prepared [`TlsConfig`]: no identity, so no
     /// identity checks.
     pub fn with_tls(base_url: &str, auth: Auth, tls: TlsConfig) -> Result<ClientConfig, Error> {

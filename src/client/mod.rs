@@ -234,6 +234,22 @@ impl Client {
         Ok(())
     }
 
+    /// [`Client::set_identity`] with an identity already loaded into `template` (see
+    /// [`ClientConfig::adopt_identity_of`]).
+    #[cfg(feature = "std")]
+    pub(crate) fn adopt_identity_of(&mut self, template: &ClientConfig) {
+        self.config.adopt_identity_of(template);
+        self.warned_days_left = None;
+    }
+
+    /// What the handshake of the open connection showed (version, whether the server asked
+    /// for the client certificate and from which CAs, the server's chain); `None` before
+    /// the handshake completes or without a connection. Allocates: call it to diagnose, not
+    /// per request.
+    pub fn handshake_summary(&self) -> Option<crate::tls::HandshakeSummary> {
+        self.conn.link()?.tls.handshake_summary()
+    }
+
     /// The connection's state.
     pub fn state(&self) -> ConnectionState {
         self.conn.name()
@@ -267,12 +283,14 @@ impl Client {
         !matches!(self.conn, Conn::Disconnected)
     }
 
-    /// True when no request is queued or on the wire.
+    /// True when nothing is in progress: no request queued or on the wire, and no handshake
+    /// running (a host that opened a connection with nothing queued drives it until the
+    /// handshake is done).
     pub fn is_idle(&self) -> bool {
         self.queue.is_empty()
             && !matches!(
                 self.conn,
-                Conn::FetchingToken { .. } | Conn::Requesting { .. }
+                Conn::Handshaking { .. } | Conn::FetchingToken { .. } | Conn::Requesting { .. }
             )
     }
 

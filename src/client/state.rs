@@ -100,6 +100,17 @@ impl Conn {
         }
     }
 
+    pub(super) fn link(&self) -> Option<&Link> {
+        match self {
+            Conn::Disconnected => None,
+            Conn::Handshaking { link, .. }
+            | Conn::Ready { link }
+            | Conn::WaitingForToken { link, .. }
+            | Conn::FetchingToken { link, .. }
+            | Conn::Requesting { link, .. } => Some(link),
+        }
+    }
+
     pub(super) fn link_mut(&mut self) -> Option<&mut Link> {
         match self {
             Conn::Disconnected => None,

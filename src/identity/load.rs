@@ -223,6 +223,6 @@ impl Identity {
             .iter()
             .map(|c| CertificateDer::from(c.as_der().to_vec()))
             .collect();
-        Identity::from_der(certs, key)
+        Identity::from_der(certs, key).map(|id| id.with_key_form(super::KeyForm::Pkcs12))
     }
 }

@@ -50,6 +50,7 @@ const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.84
 const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const OID_EXT_SUBJECT_ALT_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.17");
 const OID_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
 const OID_KP_CLIENT_AUTH: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2");
 const OID_ANY_EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37.0");
@@ -62,6 +63,7 @@ const OID_ANY_EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37.0"
 pub struct Identity {
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
+    key_form: KeyForm,
     info: CertificateInfo,
 }
 
@@ -72,8 +74,8 @@ impl Identity {
     /// Refuses a key that does not belong to the leaf certificate.
     pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<Identity, IdentityError> {
         let chain = certificates_from_pem(cert_pem, Part::Certificate)?;
-        let key = private_key_from_pem(key_pem, None)?;
-        Identity::from_der(chain, key)
+        let (key, form) = private_key_from_pem(key_pem, None)?;
+        Identity::from_der(chain, key).map(|id| id.with_key_form(form))
     }
 
     /// Like [`Identity::from_pem`], for a key encrypted with a passphrase
@@ -85,8 +87,8 @@ impl Identity {
         passphrase: &[u8],
     ) -> Result<Identity, IdentityError> {
         let chain = certificates_from_pem(cert_pem, Part::Certificate)?;
-        let key = private_key_from_pem(key_pem, Some(passphrase))?;
-        Identity::from_der(chain, key)
+        let (key, form) = private_key_from_pem(key_pem, Some(passphrase))?;
+        Identity::from_der(chain, key).map(|id| id.with_key_form(form))
     }
 
     /// Loads an identity from the Base64-wrapped form kept in env vars and secret managers:
@@ -127,8 +129,28 @@ impl Identity {
         Ok(Identity {
             chain,
             key: key.take(),
+            key_form: KeyForm::Der,
             info,
         })
+    }
+
+    pub(crate) fn with_key_form(mut self, form: KeyForm) -> Identity {
+        self.key_form = form;
+        self
+    }
+
+    /// The form the private key was read from (for diagnostics such as `mtls check`).
+    ///
+    /// ```
+    /// use mtls_core::identity::{Identity, IdentityError, KeyForm};
+    /// fn describe(cert_pem: &[u8], key_pem: &[u8]) -> Result<String, IdentityError> {
+    ///     let identity = Identity::from_pem(cert_pem, key_pem)?;
+    ///     let encrypted = identity.key_form() == KeyForm::EncryptedPkcs8Pem;
+    ///     Ok(format!("key: {} (encrypted: {encrypted})", identity.key_form()))
+    /// }
+    /// ```
+    pub fn key_form(&self) -> KeyForm {
+        self.key_form
     }
 
     /// The certificate chain, leaf first.
@@ -259,6 +281,40 @@ impl Drop for ZeroizingKey {
     }
 }
 
+/// The form a private key was read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyForm {
+    /// `RSA PRIVATE KEY` PEM.
+    Pkcs1Pem,
+    /// `PRIVATE KEY` PEM.
+    Pkcs8Pem,
+    /// `EC PRIVATE KEY` PEM.
+    Sec1Pem,
+    /// `ENCRYPTED PRIVATE KEY` PEM, decrypted with the passphrase.
+    EncryptedPkcs8Pem,
+    /// OpenSSL's legacy `Proc-Type: 4,ENCRYPTED` PEM, decrypted with the passphrase.
+    LegacyEncryptedPem,
+    /// A PKCS#12 archive, opened with its password.
+    Pkcs12,
+    /// DER handed to [`Identity::from_der`].
+    Der,
+}
+
+impl fmt::Display for KeyForm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KeyForm::Pkcs1Pem => "PKCS#1 PEM",
+            KeyForm::Pkcs8Pem => "PKCS#8 PEM",
+            KeyForm::Sec1Pem => "SEC1 PEM",
+            KeyForm::EncryptedPkcs8Pem => "encrypted PKCS#8 PEM",
+            KeyForm::LegacyEncryptedPem => "legacy encrypted PEM (Proc-Type: 4,ENCRYPTED)",
+            KeyForm::Pkcs12 => "PKCS#12 archive",
+            KeyForm::Der => "DER",
+        })
+    }
+}
+
 /// What the leaf certificate says about itself, read with `x509-cert`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertificateInfo {
@@ -274,6 +330,12 @@ pub struct CertificateInfo {
     pub key_algorithm: KeyAlgorithm,
     /// Whether the leaf may be used for TLS client authentication.
     pub client_auth: ClientAuthUsage,
+    /// The subject alternative names, as `DNS:name`, `IP:address`, `email:address` or
+    /// `URI:uri` (other kinds as `other`); empty without the extension.
+    pub subject_alt_names: Vec<String>,
+    /// The extended key usages by name (`clientAuth`, `serverAuth`, ...; others as dotted
+    /// OIDs); empty without the extension.
+    pub extended_key_usages: Vec<String>,
     /// False when the key type gave no way to compare it with the certificate (Ed25519 PKCS#8
     /// without its public key); the handshake is then the first real check.
     pub key_match_checked: bool,
@@ -281,7 +343,9 @@ pub struct CertificateInfo {
 }
 
 impl CertificateInfo {
-    fn parse(leaf: &CertificateDer<'_>) -> Result<CertificateInfo, IdentityError> {
+    /// Reads any certificate (a client leaf, or a server's certificate for a handshake
+    /// report).
+    pub(crate) fn parse(leaf: &CertificateDer<'_>) -> Result<CertificateInfo, IdentityError> {
         let cert = x509_cert::Certificate::from_der(leaf)
             .map_err(|_| IdentityError::CertificateUnparseable { index: 0 })?;
         let tbs = &cert.tbs_certificate;
@@ -291,11 +355,20 @@ impl CertificateInfo {
             .map_err(|_| IdentityError::CertificateUnparseable { index: 0 })?;
         let key_algorithm = KeyAlgorithm::of_spki(spki);
         let mut client_auth = ClientAuthUsage::Unrestricted;
+        let mut subject_alt_names = Vec::new();
+        let mut extended_key_usages = Vec::new();
         for ext in tbs.extensions.iter().flatten() {
+            if ext.extn_id == OID_EXT_SUBJECT_ALT_NAME {
+                let names =
+                    x509_cert::ext::pkix::SubjectAltName::from_der(ext.extn_value.as_bytes())
+                        .map_err(|_| IdentityError::CertificateUnparseable { index: 0 })?;
+                subject_alt_names = names.0.iter().map(general_name).collect();
+            }
             if ext.extn_id == OID_EXT_KEY_USAGE {
                 let eku =
                     x509_cert::ext::pkix::ExtendedKeyUsage::from_der(ext.extn_value.as_bytes())
                         .map_err(|_| IdentityError::CertificateUnparseable { index: 0 })?;
+                extended_key_usages = eku.0.iter().map(key_purpose).collect();
                 client_auth = if eku
                     .0
                     .iter()
@@ -314,10 +387,89 @@ impl CertificateInfo {
             not_after: tbs.validity.not_after.to_unix_duration().as_secs(),
             key_algorithm,
             client_auth,
+            subject_alt_names,
+            extended_key_usages,
             key_match_checked: false,
             spki_der,
         })
     }
+}
+
+/// A subject alternative name as OpenSSL prints it.
+fn general_name(name: &x509_cert::ext::pkix::name::GeneralName) -> String {
+    use x509_cert::ext::pkix::name::GeneralName;
+    match name {
+        GeneralName::DnsName(dns) => alloc::format!("DNS:{}", dns.as_str()),
+        GeneralName::Rfc822Name(email) => alloc::format!("email:{}", email.as_str()),
+        GeneralName::UniformResourceIdentifier(uri) => alloc::format!("URI:{}", uri.as_str()),
+        GeneralName::IpAddress(ip) => match ip.as_bytes() {
+            [a, b, c, d] => alloc::format!("IP:{a}.{b}.{c}.{d}"),
+            bytes if bytes.len() == 16 => {
+                let mut out = String::from("IP:");
+                for (i, pair) in bytes.chunks(2).enumerate() {
+                    if i > 0 {
+                        out.push(':');
+                    }
+                    out.push_str(&alloc::format!(
+                        "{:x}",
+                        u16::from_be_bytes([pair[0], pair[1]])
+                    ));
+                }
+                out
+            }
+            _ => String::from("IP:?"),
+        },
+        _ => String::from("other"),
+    }
+}
+
+/// An extended key usage by its RFC 5280 name, or its dotted OID.
+fn key_purpose(oid: &ObjectIdentifier) -> String {
+    const NAMES: [(&str, &str); 7] = [
+        ("1.3.6.1.5.5.7.3.1", "serverAuth"),
+        ("1.3.6.1.5.5.7.3.2", "clientAuth"),
+        ("1.3.6.1.5.5.7.3.3", "codeSigning"),
+        ("1.3.6.1.5.5.7.3.4", "emailProtection"),
+        ("1.3.6.1.5.5.7.3.8", "timeStamping"),
+        ("1.3.6.1.5.5.7.3.9", "OCSPSigning"),
+        ("2.5.29.37.0", "anyExtendedKeyUsage"),
+    ];
+    let dotted = oid.to_string();
+    NAMES
+        .iter()
+        .find(|(o, _)| *o == dotted)
+        .map_or(dotted.clone(), |(_, name)| String::from(*name))
+}
+
+/// A distinguished name as a server sends it in a CertificateRequest (DER, with or without
+/// its outer SEQUENCE), parsed.
+pub(crate) fn parse_name(der: &[u8]) -> Option<x509_cert::name::Name> {
+    if let Ok(name) = x509_cert::name::Name::from_der(der) {
+        return Some(name);
+    }
+    let mut wrapped = Vec::with_capacity(der.len() + 4);
+    wrapped.push(0x30);
+    let len = der.len();
+    if len < 0x80 {
+        wrapped.push(len as u8);
+    } else if len <= 0xff {
+        wrapped.extend_from_slice(&[0x81, len as u8]);
+    } else if len <= 0xffff {
+        wrapped.extend_from_slice(&[0x82, (len >> 8) as u8, len as u8]);
+    } else {
+        return None;
+    }
+    wrapped.extend_from_slice(der);
+    x509_cert::name::Name::from_der(&wrapped).ok()
+}
+
+/// The issuer names of every certificate in a chain.
+pub(crate) fn issuers(chain: &[CertificateDer<'_>]) -> Vec<x509_cert::name::Name> {
+    chain
+        .iter()
+        .filter_map(|c| x509_cert::Certificate::from_der(c).ok())
+        .map(|c| c.tbs_certificate.issuer)
+        .collect()
 }
 
 /// Public key algorithm of a certificate.
@@ -511,13 +663,14 @@ pub(crate) fn certificates_from_pem(
     Ok(certs)
 }
 
-/// The first private key of a PEM input, decrypting `ENCRYPTED PRIVATE KEY` with `passphrase`.
+/// The first private key of a PEM input, decrypting `ENCRYPTED PRIVATE KEY` with `passphrase`,
+/// and the form it was in.
 pub(crate) fn private_key_from_pem(
     pem: &[u8],
     passphrase: Option<&[u8]>,
-) -> Result<PrivateKeyDer<'static>, IdentityError> {
+) -> Result<(PrivateKeyDer<'static>, KeyForm), IdentityError> {
     if contains(pem, b"Proc-Type: 4,ENCRYPTED") {
-        return legacy_pem::decrypt(pem, passphrase);
+        return legacy_pem::decrypt(pem, passphrase).map(|k| (k, KeyForm::LegacyEncryptedPem));
     }
     let part = Part::PrivateKey;
     for item in <(SectionKind, Vec<u8>)>::pem_slice_iter(pem) {
@@ -525,17 +678,30 @@ pub(crate) fn private_key_from_pem(
         let der = Zeroizing::new(der);
         match kind {
             SectionKind::RsaPrivateKey => {
-                return Ok(PrivatePkcs1KeyDer::from(der.to_vec()).into());
+                return Ok((
+                    PrivatePkcs1KeyDer::from(der.to_vec()).into(),
+                    KeyForm::Pkcs1Pem,
+                ));
             }
-            SectionKind::PrivateKey => return Ok(PrivatePkcs8KeyDer::from(der.to_vec()).into()),
-            SectionKind::EcPrivateKey => return Ok(PrivateSec1KeyDer::from(der.to_vec()).into()),
+            SectionKind::PrivateKey => {
+                return Ok((
+                    PrivatePkcs8KeyDer::from(der.to_vec()).into(),
+                    KeyForm::Pkcs8Pem,
+                ));
+            }
+            SectionKind::EcPrivateKey => {
+                return Ok((
+                    PrivateSec1KeyDer::from(der.to_vec()).into(),
+                    KeyForm::Sec1Pem,
+                ));
+            }
             _ => continue,
         }
     }
     // rustls-pki-types skips labels it does not know, such as ENCRYPTED PRIVATE KEY.
     if contains(pem, b"-----BEGIN ENCRYPTED PRIVATE KEY-----") {
         let passphrase = passphrase.ok_or(IdentityError::PassphraseRequired)?;
-        return decrypt_pkcs8_pem(pem, passphrase);
+        return decrypt_pkcs8_pem(pem, passphrase).map(|k| (k, KeyForm::EncryptedPkcs8Pem));
     }
     Err(IdentityError::NoPrivateKey)
 }

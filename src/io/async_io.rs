@@ -43,6 +43,7 @@ use core::task::Poll;
 use embedded_io_async::{Read, Write};
 
 use crate::client::{ApiRequest, Client, ClientConfig, Event};
+use crate::error::Error;
 use crate::io::session::{detail, gave_up, Batch, Outcome, MAX_TURNS_WITHOUT_OUTCOME, WINDOW};
 use crate::io::{Clock, DriveStatus, CHUNK};
 use crate::time::{Instant, UnixTime};
@@ -324,6 +325,27 @@ where
     #[cfg(feature = "tokio")]
     pub(crate) fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Rotates the client identity without a restart: the kept-alive connection (idle: no
+    /// request is in flight between calls) is closed, the next request connects with the
+    /// new certificate, and the token is kept.
+    ///
+    /// # Errors
+    /// As [`Client::set_identity`]; the session is then unchanged.
+    pub fn set_identity(&mut self, identity: &crate::identity::Identity) -> Result<(), Error> {
+        self.client.set_identity(identity)?;
+        self.client.discard_connection();
+        self.transport = None;
+        Ok(())
+    }
+
+    /// [`AsyncSession::set_identity`] with the identity of a pool's `template`.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn adopt_identity_of(&mut self, template: &ClientConfig) {
+        self.client.adopt_identity_of(template);
+        self.client.discard_connection();
+        self.transport = None;
     }
 
     /// The connector, to change its settings.

@@ -30,16 +30,24 @@
 //! any other request (a POST without a key) is never sent twice and ends
 //! [`FailureKind::OutcomeUnknown`].
 //!
+//! # Rotating the identity
+//!
+//! [`Pool::set_identity`] loads a new client identity once for the whole pool. Requests
+//! already on a connection finish there with the old certificate; every connection taken
+//! after the call closes its kept-alive link first, so every new request goes out on a new
+//! connection that presents the new certificate. The token cache is kept.
+//!
 //! Not supported: pipelining or HTTP/2 (one request per connection at a time), closing
 //! idle connections from the client side (the server's keep-alive timeout does it), more
 //! than one host per pool.
 
 use alloc::collections::VecDeque;
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use core::time::Duration;
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, RwLock};
 
 use crate::client::{ApiRequest, ClientConfig, Event, Failure, FailureKind};
 use crate::error::Error;
@@ -86,8 +94,54 @@ impl Default for PoolOptions {
     }
 }
 
-/// A pooled connection: the session and the thread that drives it.
-type Pooled = Session<TcpConnector, StdClock>;
+/// A pooled connection and the identity generation of the [`Template`] it last took.
+struct Pooled {
+    session: Session<TcpConnector, StdClock>,
+    generation: u64,
+}
+
+/// The configuration a pool's connections are made from, and how many times its identity
+/// was rotated: a connection taken after a rotation takes the new identity first. Shared
+/// by [`Pool`] and [`TokioPool`](crate::io::TokioPool).
+pub(crate) struct Template {
+    current: RwLock<(u64, ClientConfig)>,
+}
+
+impl Template {
+    pub(crate) fn new(config: ClientConfig) -> Template {
+        Template {
+            current: RwLock::new((0, config)),
+        }
+    }
+
+    /// The configuration for a new connection, with its generation.
+    pub(crate) fn config(&self) -> (u64, ClientConfig) {
+        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        (current.0, current.1.clone())
+    }
+
+    pub(crate) fn host(&self) -> String {
+        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        current.1.host().into()
+    }
+
+    /// Loads `identity` once, for every connection taken from now on.
+    pub(crate) fn set_identity(&self, identity: &crate::identity::Identity) -> Result<(), Error> {
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        current.1.set_identity(identity)?;
+        current.0 += 1;
+        Ok(())
+    }
+
+    /// Calls `adopt` with the configuration when `generation` is behind it, and catches up.
+    pub(crate) fn refresh(&self, generation: &mut u64, adopt: impl FnOnce(&ClientConfig)) {
+        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        if current.0 != *generation {
+            adopt(&current.1);
+            *generation = current.0;
+        }
+    }
+}
 
 /// A blocking pool of mTLS connections to one API host; clone it freely (clones are the
 /// same pool) and call [`Pool::request`] from any number of threads.
@@ -139,8 +193,8 @@ pub struct Pool {
 }
 
 struct Inner {
-    /// The template each new session gets a clone of (sharing its token cache).
-    config: ClientConfig,
+    /// What each new session gets a clone of (sharing its token cache).
+    template: Template,
     options: PoolOptions,
     /// One clock for every session: the token cache compares their instants.
     clock: StdClock,
@@ -170,7 +224,7 @@ struct Waiter {
 impl core::fmt::Debug for Pool {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Pool")
-            .field("host", &self.inner.config.host())
+            .field("host", &self.inner.template.host())
             .field("options", &self.inner.options)
             .field("connections_opened", &self.connections_opened())
             .finish_non_exhaustive()
@@ -183,7 +237,7 @@ impl Pool {
     pub fn new(config: ClientConfig, options: PoolOptions) -> Pool {
         Pool {
             inner: Arc::new(Inner {
-                config,
+                template: Template::new(config),
                 options: PoolOptions {
                     max_connections: options.max_connections.max(1),
                     ..options
@@ -206,8 +260,15 @@ impl Pool {
     /// [module docs](self) for retries). When no connection is free within
     /// [`PoolOptions::acquire_timeout`] it fails, not sent, with [`Error::PoolExhausted`].
     pub fn request(&self, request: ApiRequest) -> Outcome {
-        let mut session = self.acquire()?;
+        let mut pooled = self.acquire()?;
         let unwinding = ReplaceOnUnwind(self);
+        let Pooled {
+            session,
+            generation,
+        } = &mut pooled;
+        self.inner
+            .template
+            .refresh(generation, |template| session.adopt_identity_of(template));
         let before = session.connections();
         let outcome = session.request(request);
         let opened = session.connections().saturating_sub(before);
@@ -215,8 +276,19 @@ impl Pool {
             .opened
             .fetch_add(u64::from(opened), Ordering::Relaxed);
         drop(unwinding);
-        self.release(session);
+        self.release(pooled);
         outcome
+    }
+
+    /// Rotates the client identity of every connection without a restart (see the
+    /// [module docs](self#rotating-the-identity)): requests in flight finish with the old
+    /// certificate, requests from now on go out on new connections with the new one, and
+    /// the token is kept. Safe to call while other threads send requests.
+    ///
+    /// # Errors
+    /// As [`ClientConfig::set_identity`]; the pool is then unchanged.
+    pub fn set_identity(&self, identity: &crate::identity::Identity) -> Result<(), Error> {
+        self.inner.template.set_identity(identity)
     }
 
     /// How many TCP connections the pool has opened so far (reconnects included).
@@ -295,13 +367,17 @@ impl Pool {
             connect_timeout: options.connect_timeout,
             io_timeout: options.io_timeout,
         };
-        Session::new(self.inner.config.clone(), connector, self.inner.clock)
+        let (generation, config) = self.inner.template.config();
+        Pooled {
+            session: Session::new(config, connector, self.inner.clock),
+            generation,
+        }
     }
 
     /// Hands a session back (with its kept-alive connection) to the longest waiter, or to
     /// the idle ones; its notices go to the pool's.
     fn release(&self, mut session: Pooled) {
-        let notices = core::mem::take(&mut session.notices);
+        let notices = core::mem::take(&mut session.session.notices);
         let mut slots = self.lock();
         for notice in notices {
             if slots.notices.len() >= MAX_NOTICES {

@@ -12,6 +12,7 @@ use crate::error::Error;
 use crate::http::Response;
 use crate::io::{drive, Clock};
 use crate::time::UnixTime;
+use crate::tls::HandshakeSummary;
 
 /// Opens transports for a [`Session`]: the host's sockets.
 pub trait Connector {
@@ -140,6 +141,11 @@ pub(crate) const MAX_TURNS_WITHOUT_OUTCOME: usize = 64;
 /// does not grow with the number of requests.
 pub(crate) const WINDOW: usize = 16;
 
+/// How long [`Session::connect`] waits after a TLS 1.3 handshake for the server to accept or
+/// refuse the client certificate (most servers send session tickets at once; a silent one
+/// costs this wait).
+pub const VERDICT_WAIT: Duration = Duration::from_secs(2);
+
 impl<C: Connector, K: Clock> Session<C, K>
 where
     TransportError<C>: core::fmt::Display,
@@ -172,6 +178,129 @@ where
         self.client.set_identity(identity)?;
         self.client.discard_connection();
         self.transport = None;
+        Ok(())
+    }
+
+    /// [`Session::set_identity`] with the identity of a pool's `template`.
+    #[cfg(feature = "std")]
+    pub(crate) fn adopt_identity_of(&mut self, template: &ClientConfig) {
+        self.client.adopt_identity_of(template);
+        self.client.discard_connection();
+        self.transport = None;
+    }
+
+    /// Opens the connection now, when none is open, and completes its TLS handshake without
+    /// a token or a request: to warm a connection up before the first call, or to see what
+    /// the server asks of the client certificate (`mtls check --connect`). The connection
+    /// stays open for the next request.
+    ///
+    /// # Errors
+    /// Why the connection could not be opened or its handshake failed (a refused or
+    /// unverifiable certificate, a timeout), as a request would have failed: not sent. With
+    /// TLS 1.3 it also waits up to [`VERDICT_WAIT`] for the server's refusal of the client
+    /// certificate, which comes after the client's side of the handshake is done.
+    pub fn connect(&mut self) -> Result<HandshakeSummary, RequestError> {
+        if let Some(transport) = self.transport.as_mut() {
+            if self.connector.is_stale(transport) || !self.client.is_connected() {
+                self.client.discard_connection();
+                self.transport = None;
+            }
+        }
+        if self.transport.is_none() {
+            let config = self.client.config();
+            let transport = self
+                .connector
+                .connect(config.host(), config.port())
+                .map_err(|e| not_sent(Error::Transport, Some(detail(&e))))?;
+            let wall_clock = self.connector.wall_clock();
+            self.client
+                .open_connection(self.clock.now(), wall_clock)
+                .map_err(|e| not_sent(e, None))?;
+            self.transport = Some(transport);
+            self.connections += 1;
+        }
+        let mut closed = None;
+        if let Some(transport) = self.transport.as_mut() {
+            let connector = &mut self.connector;
+            let notices = &mut self.notices;
+            let status = drive(
+                &mut self.client,
+                transport,
+                &self.clock,
+                100_000,
+                &mut |t, left| connector.bound_read(t, left),
+                &mut |event| match event {
+                    Event::ConnectionClosed { error } => closed = error,
+                    other => notices.push(other),
+                },
+            );
+            if let Err(e) = status {
+                self.client.transport_failed();
+                self.transport = None;
+                return Err(not_sent(Error::Transport, Some(detail(&e))));
+            }
+        }
+        if !self.client.is_connected() {
+            self.transport = None;
+        }
+        let summary = self
+            .client
+            .handshake_summary()
+            .ok_or_else(|| not_sent(closed.take().unwrap_or(Error::ConnectionClosed), None))?;
+        if summary.version == crate::tls::TlsVersion::Tls13 && summary.client_cert_requested {
+            self.await_verdict(&mut closed)?;
+        }
+        Ok(summary)
+    }
+
+    /// In TLS 1.3 the client's handshake ends before the server has judged its certificate:
+    /// waits, up to [`VERDICT_WAIT`], for the server's first word after the handshake, its
+    /// session tickets or its refusal (an alert).
+    fn await_verdict(&mut self, closed: &mut Option<Error>) -> Result<(), RequestError> {
+        use embedded_io::{Error as _, Read as _};
+        let Some(transport) = self.transport.as_mut() else {
+            return Ok(());
+        };
+        let deadline = self.clock.now() + VERDICT_WAIT;
+        let mut buf = [0u8; crate::io::CHUNK];
+        let mut failure = None;
+        while failure.is_none() && closed.is_none() {
+            let left = deadline.saturating_duration_since(self.clock.now());
+            if left.is_zero() {
+                break;
+            }
+            self.connector.bound_read(transport, Some(left));
+            match transport.read(&mut buf) {
+                Ok(0) => self.client.handle_eof(self.clock.now()),
+                Ok(n) => {
+                    // Tickets or an alert fit the client's buffers; what does not is ignored.
+                    let _ = self.client.handle_input(&buf[..n], self.clock.now());
+                }
+                Err(e) if e.kind() == embedded_io::ErrorKind::TimedOut => break,
+                Err(e) => failure = Some(detail(&e)),
+            }
+            while let Some(event) = self.client.poll_event() {
+                match event {
+                    Event::ConnectionClosed { error } => {
+                        *closed = Some(error.unwrap_or(Error::ConnectionClosed));
+                    }
+                    other => self.notices.push(other),
+                }
+            }
+            if self.client.is_connected() && failure.is_none() {
+                // The server spoke and kept the connection: it took the certificate.
+                break;
+            }
+        }
+        if let Some(transport) = failure {
+            self.client.transport_failed();
+            self.transport = None;
+            return Err(not_sent(Error::Transport, Some(transport)));
+        }
+        if let Some(error) = closed.take() {
+            self.transport = None;
+            return Err(not_sent(error, None));
+        }
         Ok(())
     }
 
@@ -266,7 +395,7 @@ where
                 break;
             }
             if self.client.wants_connection() {
-                self.connect(&mut batch);
+                self.open_transport(&mut batch);
                 continue;
             }
             let Some(transport) = self.transport.as_mut() else {
@@ -306,7 +435,7 @@ where
     }
 
     /// Opens a transport for the client, or tells it the transport could not be opened.
-    fn connect(&mut self, batch: &mut Batch) {
+    fn open_transport(&mut self, batch: &mut Batch) {
         let config = self.client.config();
         match self.connector.connect(config.host(), config.port()) {
             Ok(transport) => {
@@ -333,6 +462,17 @@ pub(crate) fn detail<E: embedded_io::Error + core::fmt::Display>(e: &E) -> Trans
     TransportDetail {
         kind: e.kind(),
         message: alloc::format!("{e}"),
+    }
+}
+
+/// A failure before anything was sent.
+fn not_sent(error: Error, transport: Option<TransportDetail>) -> RequestError {
+    RequestError::Failed {
+        failure: Failure {
+            kind: FailureKind::NotSent,
+            error,
+        },
+        transport,
     }
 }
 

@@ -188,6 +188,29 @@ impl StdClient {
         self.session.set_identity(identity)
     }
 
+    /// Opens the connection and completes its handshake now, without a token or a request:
+    /// to warm it up, or to see what the server asks of the client certificate. See
+    /// [`Session::connect`].
+    ///
+    /// ```no_run
+    /// use mtls_core::io::std_adapter::StdClient;
+    /// # fn demo(config: mtls_core::ClientConfig) -> Result<(), mtls_core::io::RequestError> {
+    /// let mut client = StdClient::new(config);
+    /// let handshake = client.connect()?;
+    /// if handshake.issuer_acceptable == Some(false) {
+    ///     eprintln!("the server takes certificates from: {:?}", handshake.acceptable_issuers);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Session::connect`].
+    pub fn connect(
+        &mut self,
+    ) -> Result<crate::tls::HandshakeSummary, crate::io::session::RequestError> {
+        self.session.connect()
+    }
+
     /// How many TCP connections were opened so far.
     pub fn connections(&self) -> u32 {
         self.session.connections()

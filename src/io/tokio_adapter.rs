@@ -258,6 +258,23 @@ impl TokioClient {
         self.session.client()
     }
 
+    /// Rotates the client identity without a restart: the idle kept-alive connection is
+    /// closed, the next request connects with the new certificate; the token is kept.
+    ///
+    /// # Errors
+    /// As [`Client::set_identity`]; the client is then unchanged.
+    pub fn set_identity(
+        &mut self,
+        identity: &crate::identity::Identity,
+    ) -> Result<(), crate::Error> {
+        self.session.set_identity(identity)
+    }
+
+    /// [`TokioClient::set_identity`] with the identity of a pool's `template`.
+    pub(crate) fn adopt_identity_of(&mut self, template: &ClientConfig) {
+        self.session.adopt_identity_of(template);
+    }
+
     /// How many TCP connections were opened so far.
     pub fn connections(&self) -> u32 {
         self.session.connections()

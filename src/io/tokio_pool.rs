@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 
 use crate::client::{ApiRequest, ClientConfig, Event, Failure, FailureKind};
 use crate::error::Error;
+use crate::io::pool::Template;
 use crate::io::session::{Outcome, RequestError};
 use crate::io::tokio_adapter::{TokioClient, TokioClock, TokioConnector};
 use crate::io::PoolOptions;
@@ -80,8 +81,8 @@ pub struct TokioPool {
 }
 
 struct Inner {
-    /// The template each new connection gets a clone of (sharing its token cache).
-    config: ClientConfig,
+    /// What each new connection gets a clone of (sharing its token cache).
+    template: Template,
     options: PoolOptions,
     /// One clock for every connection: the token cache compares their instants.
     clock: TokioClock,
@@ -94,14 +95,14 @@ struct Inner {
 struct Slots {
     /// Connections free to take, the most recently used last. With the ones taken, never
     /// more than `max_connections`: one is made only when none is free, under a permit.
-    idle: Vec<TokioClient>,
+    idle: Vec<(u64, TokioClient)>,
     notices: VecDeque<Event>,
 }
 
 impl core::fmt::Debug for TokioPool {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("TokioPool")
-            .field("host", &self.inner.config.host())
+            .field("host", &self.inner.template.host())
             .field("options", &self.inner.options)
             .field("connections_opened", &self.connections_opened())
             .finish_non_exhaustive()
@@ -115,7 +116,7 @@ impl TokioPool {
         let max_connections = options.max_connections.clamp(1, Semaphore::MAX_PERMITS);
         TokioPool {
             inner: Arc::new(Inner {
-                config,
+                template: Template::new(config),
                 options: PoolOptions {
                     max_connections,
                     ..options
@@ -141,17 +142,24 @@ impl TokioPool {
             // Elapsed; or closed, which this pool never does.
             Ok(Err(_)) | Err(_) => return Err(exhausted()),
         };
-        let client = self.lock().idle.pop().unwrap_or_else(|| {
+        let idle = self.lock().idle.pop();
+        let (mut generation, mut client) = idle.unwrap_or_else(|| {
             let options = &self.inner.options;
             let connector = TokioConnector {
                 connect_timeout: options.connect_timeout,
                 io_timeout: options.io_timeout,
             };
-            TokioClient::with_parts(self.inner.config.clone(), connector, self.inner.clock)
+            let (generation, config) = self.inner.template.config();
+            let client = TokioClient::with_parts(config, connector, self.inner.clock);
+            (generation, client)
+        });
+        self.inner.template.refresh(&mut generation, |template| {
+            client.adopt_identity_of(template)
         });
         let mut lease = Lease {
             pool: self,
             opened_before: client.connections(),
+            generation,
             client: Some(client),
             _permit: permit,
         };
@@ -160,6 +168,17 @@ impl TokioPool {
             // INVARIANT: the lease holds its client until it is dropped.
             None => Err(exhausted()),
         }
+    }
+
+    /// Rotates the client identity of every connection without a restart: requests in
+    /// flight finish with the old certificate, requests from now on go out on new
+    /// connections with the new one, and the token is kept (as
+    /// [`Pool::set_identity`](crate::io::Pool::set_identity)).
+    ///
+    /// # Errors
+    /// As [`ClientConfig::set_identity`]; the pool is then unchanged.
+    pub fn set_identity(&self, identity: &crate::identity::Identity) -> Result<(), Error> {
+        self.inner.template.set_identity(identity)
     }
 
     /// How many TCP connections the pool has opened so far (reconnects included).
@@ -194,6 +213,8 @@ impl TokioPool {
 struct Lease<'a> {
     pool: &'a TokioPool,
     opened_before: u32,
+    /// The identity generation the client took.
+    generation: u64,
     client: Option<TokioClient>,
     /// Released after `drop` has put the client back, so the next request finds it.
     _permit: tokio::sync::SemaphorePermit<'a>,
@@ -221,7 +242,7 @@ impl Drop for Lease<'_> {
             }
             slots.notices.push_back(notice);
         }
-        slots.idle.push(client);
+        slots.idle.push((self.generation, client));
     }
 }
 

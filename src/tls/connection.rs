@@ -23,13 +23,13 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering};
 
 use rustls::client::UnbufferedClientConnection;
 use rustls::pki_types::{ServerName, UnixTime};
+use rustls::sign::CertifiedKey;
 use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, UnbufferedStatus};
 
-use super::{TlsConfig, TlsError, TlsLimits, TlsVersion};
+use super::{HandshakeSummary, SeenRequest, TlsConfig, TlsError, TlsLimits, TlsVersion};
 
 /// Something the host should know about the connection; edge-triggered, each reported once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +73,10 @@ pub struct TlsConnection {
     paused: bool,
     error: Option<TlsError>,
     events: heapless::Deque<TlsEvent, 4>,
-    client_cert_asked: Arc<AtomicBool>,
+    /// What the server's CertificateRequest carried.
+    seen: Arc<SeenRequest>,
+    /// Our identity, for the handshake summary.
+    ours: Option<Arc<CertifiedKey>>,
 }
 
 impl core::fmt::Debug for TlsConnection {
@@ -109,8 +112,8 @@ impl TlsConnection {
         let name = ServerName::try_from(server_name)
             .map_err(|_| TlsError::InvalidServerName)?
             .to_owned();
-        let asked = Arc::new(AtomicBool::new(false));
-        let conn = UnbufferedClientConnection::new(config.for_connection(now, asked.clone()), name)
+        let seen = Arc::new(SeenRequest::default());
+        let conn = UnbufferedClientConnection::new(config.for_connection(now, seen.clone()), name)
             .map_err(|e| TlsError::from_rustls(&e))?;
         let mut tls = TlsConnection {
             conn,
@@ -126,7 +129,8 @@ impl TlsConnection {
             paused: false,
             error: None,
             events: heapless::Deque::new(),
-            client_cert_asked: asked,
+            seen,
+            ours: config.certified_key.clone(),
         };
         tls.process()?;
         Ok(tls)
@@ -257,7 +261,6 @@ impl TlsConnection {
     }
 
     /// True until the handshake completes.
-    #[cfg_attr(not(any(fuzzing, feature = "internals")), allow(dead_code))]
     pub fn is_handshaking(&self) -> bool {
         self.phase == Phase::Handshaking
     }
@@ -283,13 +286,25 @@ impl TlsConnection {
     }
 
     /// Negotiated version, once known.
-    #[cfg_attr(not(any(fuzzing, feature = "internals")), allow(dead_code))]
     pub fn version(&self) -> Option<TlsVersion> {
         match self.conn.protocol_version()? {
             rustls::ProtocolVersion::TLSv1_3 => Some(TlsVersion::Tls13),
             rustls::ProtocolVersion::TLSv1_2 => Some(TlsVersion::Tls12),
             _ => None,
         }
+    }
+
+    /// What the handshake showed, once it is complete.
+    pub fn handshake_summary(&self) -> Option<HandshakeSummary> {
+        if self.is_handshaking() {
+            return None;
+        }
+        Some(HandshakeSummary::new(
+            self.version()?,
+            &self.seen,
+            self.ours.as_deref(),
+            self.conn.peer_certificates().unwrap_or(&[]),
+        ))
     }
 
     fn check_alive(&self) -> Result<(), TlsError> {
@@ -336,7 +351,7 @@ impl TlsConnection {
             peer_closed,
             paused,
             events,
-            client_cert_asked,
+            seen,
             ..
         } = self;
         let mut opened = false;
@@ -434,7 +449,7 @@ impl TlsConnection {
             // The queue holds 4 events and at most 2 are ever pushed; a full queue drops nothing real.
             let _ = events.push_back(TlsEvent::HandshakeComplete {
                 version,
-                client_cert_requested: client_cert_asked.load(Ordering::Relaxed),
+                client_cert_requested: seen.asked(),
             });
         }
         step

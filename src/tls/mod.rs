@@ -16,8 +16,9 @@
 //! Session resumption is disabled on purpose: a resumed TLS 1.3 session skips the
 //! CertificateRequest, and every connection of an mTLS client should prove possession of the key.
 
+use alloc::string::String;
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicBool, Ordering};
+use alloc::vec::Vec;
 
 use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
@@ -26,7 +27,7 @@ use rustls::sign::CertifiedKey;
 use rustls::time_provider::TimeProvider;
 use rustls::{ClientConfig, RootCertStore, SignatureScheme};
 
-use crate::identity::{CaBundle, Identity};
+use crate::identity::{CaBundle, CertificateInfo, Identity};
 
 pub(crate) mod connection;
 mod error;
@@ -150,7 +151,7 @@ impl TlsConfig {
             .with_webpki_verifier(verifier)
             .with_client_cert_resolver(Arc::new(RecordingResolver {
                 key: certified_key.clone(),
-                asked: Arc::new(AtomicBool::new(false)),
+                seen: Arc::new(SeenRequest::default()),
             }));
         config.resumption = rustls::client::Resumption::disabled();
         Ok(TlsConfig {
@@ -181,17 +182,69 @@ impl TlsConfig {
     }
 
     /// The rustls configuration of one connection opened at `now`: this configuration's,
-    /// with the clock set to `now` and a client-certificate resolver that sets `asked` when
-    /// the server asks for the certificate.
-    fn for_connection(&self, now: UnixTime, asked: Arc<AtomicBool>) -> Arc<ClientConfig> {
+    /// with the clock set to `now` and a client-certificate resolver that records in `seen`
+    /// what the server asked for.
+    fn for_connection(&self, now: UnixTime, seen: Arc<SeenRequest>) -> Arc<ClientConfig> {
         let mut per_conn = (*self.base).clone();
         per_conn.client_auth_cert_resolver = Arc::new(RecordingResolver {
             key: self.certified_key.clone(),
-            asked,
+            seen,
         });
         per_conn.time_provider = Arc::new(FixedClock(now));
         Arc::new(per_conn)
     }
+}
+
+/// Whether `identity`'s certificate chain verifies for TLS client authentication against
+/// `ca` at `now`: what a server trusting `ca` checks in the handshake. Meaningful when one
+/// private PKI signs both the server's and the client's certificates (a sandbox, your own
+/// API); a public API's client CA is its own, not the server's CA.
+///
+/// For the client chain, [`CertificateProblem::InvalidPurpose`] means the leaf does not allow
+/// `clientAuth`, and [`CertificateProblem::UnknownIssuer`] that no certificate of `ca` signed
+/// it (or the intermediate is missing from the chain).
+///
+/// ```no_run
+/// # fn demo(identity: &mtls_core::identity::Identity, ca: &mtls_core::identity::CaBundle) {
+/// let now = mtls_core::io::std_adapter::wall_clock_now();
+/// match mtls_core::tls::verify_client_chain(identity, ca, now) {
+///     Ok(()) => println!("a server trusting this CA accepts the certificate"),
+///     Err(problem) => println!("it would refuse it: {problem:?}"),
+/// }
+/// # }
+/// ```
+///
+/// # Errors
+/// The [`CertificateProblem`] the server would find, [`CertificateProblem::Other`] also when
+/// `ca` holds no usable trust anchor.
+pub fn verify_client_chain(
+    identity: &Identity,
+    ca: &CaBundle,
+    now: UnixTime,
+) -> Result<(), CertificateProblem> {
+    let mut roots = RootCertStore::empty();
+    for cert in ca.certs() {
+        roots
+            .add(cert.clone())
+            .map_err(|_| CertificateProblem::Other)?;
+    }
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        Arc::new(rustls_rustcrypto::provider()),
+    )
+    .build()
+    .map_err(|_| CertificateProblem::Other)?;
+    let (leaf, intermediates) = identity
+        .chain()
+        .split_first()
+        .ok_or(CertificateProblem::Other)?;
+    verifier
+        .verify_client_cert(leaf, intermediates, now)
+        .map(|_| ())
+        .map_err(|e| match TlsError::from_rustls(&e) {
+            TlsError::ServerCertificate(problem) => problem,
+            _ => CertificateProblem::Other,
+        })
 }
 
 /// The wall-clock time a connection was opened with, as rustls asks for it: a handshake
@@ -205,25 +258,121 @@ impl TimeProvider for FixedClock {
     }
 }
 
-/// Hands rustls the identity and records that the server asked for it.
+/// Hands rustls the identity and records what the server asked for.
 #[derive(Debug)]
 struct RecordingResolver {
     key: Option<Arc<CertifiedKey>>,
-    asked: Arc<AtomicBool>,
+    seen: Arc<SeenRequest>,
+}
+
+/// Most bytes of CA names kept from one CertificateRequest: a server trusting a whole root
+/// store may list hundreds, and the report needs only to show them.
+const MAX_RECORDED_NAME_BYTES: usize = 16 * 1024;
+
+/// What the server's CertificateRequest carried: `None` until the server asked for the
+/// client certificate, then the CA names it listed (DER as sent, up to
+/// [`MAX_RECORDED_NAME_BYTES`]).
+#[derive(Debug, Default)]
+pub(crate) struct SeenRequest {
+    names: spin::Mutex<Option<Vec<Vec<u8>>>>,
+}
+
+impl SeenRequest {
+    pub(crate) fn asked(&self) -> bool {
+        self.names.lock().is_some()
+    }
 }
 
 impl ResolvesClientCert for RecordingResolver {
     fn resolve(
         &self,
-        _root_hint_subjects: &[&[u8]],
+        root_hint_subjects: &[&[u8]],
         _sigschemes: &[SignatureScheme],
     ) -> Option<Arc<CertifiedKey>> {
-        self.asked.store(true, Ordering::Relaxed);
+        let mut kept = 0;
+        let names = root_hint_subjects
+            .iter()
+            .take_while(|name| {
+                kept += name.len();
+                kept <= MAX_RECORDED_NAME_BYTES
+            })
+            .map(|name| name.to_vec())
+            .collect();
+        *self.seen.names.lock() = Some(names);
         self.key.clone()
     }
 
     fn has_certs(&self) -> bool {
         self.key.is_some()
+    }
+}
+
+/// What a completed handshake showed: the server's side of "why is my certificate not
+/// accepted", from [`Client::handshake_summary`](crate::Client::handshake_summary).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HandshakeSummary {
+    /// Negotiated version.
+    pub version: TlsVersion,
+    /// Whether the server asked for the client certificate during the handshake. When it did
+    /// not, the certificate was not sent (a server asking only later, after the handshake,
+    /// cannot get it: see [`Warning::ClientCertificateNotRequested`](crate::Warning)).
+    pub client_cert_requested: bool,
+    /// The CA names (RFC 4514) the server listed as acceptable issuers of the client
+    /// certificate; empty when it listed none (it then takes any issuer it trusts).
+    pub acceptable_issuers: Vec<String>,
+    /// Whether a certificate of our chain was issued by one of `acceptable_issuers`:
+    /// `Some(false)` means the server will most likely refuse our certificate. `None` when
+    /// the server listed no names, did not ask, or no identity is configured.
+    pub issuer_acceptable: Option<bool>,
+    /// The server's certificate chain as it sent it, leaf first (verified by then).
+    pub server_chain: Vec<CertificateInfo>,
+}
+
+impl HandshakeSummary {
+    /// Built from what the handshake recorded; CA names that do not parse are shown as such.
+    pub(crate) fn new(
+        version: TlsVersion,
+        seen: &SeenRequest,
+        ours: Option<&CertifiedKey>,
+        server: &[rustls::pki_types::CertificateDer<'_>],
+    ) -> HandshakeSummary {
+        use alloc::string::ToString;
+        let guard = seen.names.lock();
+        let listed = guard.as_deref().unwrap_or(&[]);
+        let names: Vec<Option<x509_cert::name::Name>> = listed
+            .iter()
+            .map(|der| crate::identity::parse_name(der))
+            .collect();
+        let issuer_acceptable = match ours {
+            Some(key) if !names.is_empty() => {
+                let issuers = crate::identity::issuers(&key.cert);
+                Some(
+                    names
+                        .iter()
+                        .flatten()
+                        .any(|name| issuers.iter().any(|issuer| issuer == name)),
+                )
+            }
+            _ => None,
+        };
+        HandshakeSummary {
+            version,
+            client_cert_requested: guard.is_some(),
+            acceptable_issuers: names
+                .iter()
+                .zip(listed)
+                .map(|(name, der)| match name {
+                    Some(name) => name.to_string(),
+                    None => alloc::format!("(unparseable name, {} bytes)", der.len()),
+                })
+                .collect(),
+            issuer_acceptable,
+            server_chain: server
+                .iter()
+                .filter_map(|cert| CertificateInfo::parse(cert).ok())
+                .collect(),
+        }
     }
 }
 

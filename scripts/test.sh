@@ -32,6 +32,9 @@ fi
 if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
   packages+=(nginx-light); reasons+=("nginx (a server with ssl_verify_client on)")
 fi
+if [ ! -x /usr/sbin/apache2 ] && [ -z "${APACHE_BIN:-}" ]; then
+  packages+=(apache2); reasons+=("Apache httpd (a server asking for the certificate after the handshake)")
+fi
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   packages+=(nodejs npm); reasons+=("Node.js (runs the WASI component under jco)")
 fi

@@ -73,9 +73,10 @@ impl Error {
                 ErrorKind::ClientCertificateRejected
             }
             Error::Tls(_) => ErrorKind::Tls,
-            Error::Auth(AuthError::ClientCertificateRefused { .. }) => {
-                ErrorKind::ClientCertificateRejected
-            }
+            Error::Auth(
+                AuthError::ClientCertificateRefused { .. }
+                | AuthError::ClientCertificateNotRequested { .. },
+            ) => ErrorKind::ClientCertificateRejected,
             Error::Http(_) => ErrorKind::Http,
             Error::Auth(_) => ErrorKind::Auth,
             Error::BaseUrl(_) | Error::RequestTooLarge => ErrorKind::Config,

@@ -193,7 +193,12 @@ fn replacing_a_connection_never_resends_a_post() {
         outcomes(&events),
         vec!["1:failed:OutcomeUnknown:ConnectionClosed".to_string()]
     );
-    assert!(client.is_idle());
+    // Nothing is queued any more: what is left in progress is the new connection's handshake.
+    assert_eq!(
+        client.state(),
+        mtls_core::client::ConnectionState::Handshaking
+    );
+    assert!(!client.is_idle());
 }
 
 /// Large bodies handed over in one slice arrive whole: consuming plaintext resumes

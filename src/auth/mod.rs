@@ -145,6 +145,15 @@ pub enum AuthError {
         /// The HTTP status code.
         status: u16,
     },
+    /// *Peer*: the token endpoint answered `403` (or a certificate error page) on a
+    /// connection where the server had not asked for the client certificate during the
+    /// handshake, so none was sent. A server that asks only afterwards (TLS 1.3
+    /// post-handshake authentication: Apache's per-directory `SSLVerifyClient require`)
+    /// cannot get it from this client: the server must request it in the handshake.
+    ClientCertificateNotRequested {
+        /// The HTTP status code.
+        status: u16,
+    },
     /// *Peer*: the body is longer than 8 KiB.
     BodyTooLarge,
     /// *Peer*: the body is not a JSON object (syntax error, empty, or nested too deeply).
@@ -218,6 +227,16 @@ impl fmt::Display for AuthError {
                 "the server refused the client certificate (HTTP {status} from the token \
                  endpoint): check that the certificate is the one the API issued, is not \
                  expired, and comes with its key; the API key was not checked"
+            ),
+            AuthError::ClientCertificateNotRequested { status } => write!(
+                f,
+                "the token endpoint answered HTTP {status} on a connection where the server \
+                 had not asked for the client certificate during the handshake, so none was \
+                 sent: a server that asks for it only afterwards (TLS 1.3 post-handshake \
+                 authentication, as Apache's per-directory `SSLVerifyClient require` does) \
+                 cannot get it from this client; the server must request it in the handshake \
+                 (Apache: `SSLVerifyClient require` at the virtual-host level), or the base \
+                 URL is not the API's mTLS host; the API key was not checked"
             ),
             AuthError::BodyTooLarge => write!(
                 f,

@@ -369,7 +369,8 @@ impl Client {
                 Trigger::Response(response),
             ) => {
                 let keep_alive = response.keep_alive;
-                self.token_answered(ticket, response, now);
+                let cert_requested = link.tls.client_cert_requested();
+                self.token_answered(ticket, response, cert_requested, now);
                 // The token was in plaintext in the TLS and HTTP buffers too.
                 link.tls.wipe_consumed();
                 link.decoder.wipe_consumed();
@@ -583,13 +584,20 @@ impl Client {
         }
     }
 
-    fn token_answered(&mut self, ticket: FetchTicket, mut response: Response, now: Instant) {
-        let refused =
-            !(200..=299).contains(&response.status) && refuses_client_certificate(&response);
-        let parsed = if refused {
-            Err(AuthError::ClientCertificateRefused {
-                status: response.status,
-            })
+    fn token_answered(
+        &mut self,
+        ticket: FetchTicket,
+        mut response: Response,
+        cert_requested: bool,
+        now: Instant,
+    ) {
+        let status = response.status;
+        let refused = !(200..=299).contains(&status) && refuses_client_certificate(&response);
+        let parsed = if (refused || status == 403) && !cert_requested {
+            // No certificate was sent: the server asked too late, or is no mTLS host.
+            Err(AuthError::ClientCertificateNotRequested { status })
+        } else if refused {
+            Err(AuthError::ClientCertificateRefused { status })
         } else {
             parse_token_response(response.status, &response.body)
         };

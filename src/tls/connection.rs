@@ -314,6 +314,25 @@ impl TlsConnection {
         }
     }
 
+    /// A `handshake_failure` on an open connection whose server never asked for the client
+    /// certificate: the server asked for it after the handshake (renegotiation), and rustls
+    /// refused. Said so, because the alert alone sends users to the cipher suites.
+    fn explain(&self, error: TlsError) -> TlsError {
+        let late_request = self.phase == Phase::Open
+            && !self.seen.asked()
+            && error == TlsError::AlertReceived(super::Alert::HANDSHAKE_FAILURE);
+        if late_request {
+            TlsError::CertificateAskedAfterHandshake
+        } else {
+            error
+        }
+    }
+
+    /// Whether the server asked for the client certificate during the handshake.
+    pub fn client_cert_requested(&self) -> bool {
+        self.seen.asked()
+    }
+
     fn fail(&mut self, error: TlsError) -> TlsError {
         self.error = Some(error.clone());
         error
@@ -330,6 +349,7 @@ impl TlsConnection {
                 Step::Failed(e) => {
                     self.flush_alert();
                     self.incoming.clear();
+                    let e = self.explain(e);
                     return Err(self.fail(e));
                 }
             }

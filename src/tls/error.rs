@@ -144,6 +144,12 @@ pub enum TlsError {
     /// The server sent a fatal alert. For `certificate_required`, `bad_certificate`,
     /// `unknown_ca` and friends, the server refused our client certificate.
     AlertReceived(Alert),
+    /// The server ended an open connection with a `handshake_failure` alert after a
+    /// handshake in which it had not asked for the client certificate: it asked for it
+    /// afterwards, by TLS 1.2 renegotiation (Apache's per-directory `SSLVerifyClient
+    /// require`), which this client refuses. The server must request the certificate in the
+    /// handshake.
+    CertificateAskedAfterHandshake,
     /// We refused the server's certificate.
     ServerCertificate(CertificateProblem),
     /// The server did not present a certificate.
@@ -209,9 +215,11 @@ impl TlsError {
         }
     }
 
-    /// True when the server refused our client certificate (by its alert).
+    /// True when the server refused our client certificate (by its alert), or could not get
+    /// it because it asked after the handshake.
     pub fn is_client_certificate_rejection(&self) -> bool {
         matches!(self, TlsError::AlertReceived(a) if a.is_client_certificate_rejection())
+            || *self == TlsError::CertificateAskedAfterHandshake
     }
 }
 
@@ -223,6 +231,14 @@ impl fmt::Display for TlsError {
                 "the server rejected the client certificate (TLS alert {alert})"
             ),
             TlsError::AlertReceived(alert) => write!(f, "the server sent TLS alert {alert}"),
+            TlsError::CertificateAskedAfterHandshake => f.write_str(
+                "the server did not ask for the client certificate in the handshake and then \
+                 ended the connection (TLS alert handshake_failure): it asked for the \
+                 certificate afterwards, by renegotiation, which this client does not do \
+                 (Apache's per-directory `SSLVerifyClient require`); the server must request \
+                 the certificate during the handshake (Apache: `SSLVerifyClient require` at \
+                 the virtual-host level)",
+            ),
             TlsError::ServerCertificate(problem) => {
                 write!(f, "the server's certificate was refused: {problem}")
             }

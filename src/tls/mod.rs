@@ -54,6 +54,30 @@ pub struct TlsLimits {
     pub max_plaintext_out: usize,
 }
 
+impl TlsLimits {
+    /// A preset for small devices (tens of KiB of heap): requests up to 4 KiB, 4 KiB of
+    /// decrypted data waiting for the caller (decryption pauses beyond it), 6 KiB of
+    /// ciphertext waiting to be sent. `max_incoming` stays the default, one full record:
+    /// a server may send 16 KiB records and TLS gives the client no way to ask for smaller
+    /// ones. Measured with the whole flow on an emulated Cortex-M in `benches/qemu-live`;
+    /// pair it with [`Limits::small`](crate::http::Limits::small).
+    ///
+    /// ```
+    /// use mtls_core::tls::TlsLimits;
+    /// let small = TlsLimits::small();
+    /// assert_eq!(small.max_incoming, TlsLimits::default().max_incoming);
+    /// assert!(small.max_outgoing > small.max_plaintext_out);
+    /// ```
+    pub const fn small() -> Self {
+        TlsLimits {
+            max_incoming: 18 * 1024 + 512,
+            max_outgoing: 6 * 1024,
+            max_plaintext_in: 4 * 1024,
+            max_plaintext_out: 4 * 1024,
+        }
+    }
+}
+
 impl Default for TlsLimits {
     fn default() -> Self {
         TlsLimits {

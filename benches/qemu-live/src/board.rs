@@ -132,7 +132,7 @@ impl embedded_io::Read for Uart {
             Self::pause();
             polls = polls.wrapping_add(1);
             // The clock is a semihosting call: look at it now and then only.
-            if polls % 1024 == 0 && monotonic_now() >= deadline {
+            if polls.is_multiple_of(1024) && monotonic_now() >= deadline {
                 return Err(UartError::TimedOut);
             }
         }

@@ -92,7 +92,9 @@ type Failed = &'static str;
 
 fn run(small: bool) -> Result<(), Failed> {
     let identity = Identity::from_pem(CERT_PEM, KEY_PEM).map_err(|_| "identity")?;
+    stats::mark("after Identity::from_pem");
     let ca = CaBundle::from_pem(ROOT_PEM).map_err(|_| "trust anchor")?;
+    stats::mark("after CaBundle::from_pem");
     let credentials = Credentials::new(CLIENT_ID, API_KEY).map_err(|_| "credentials")?;
     let mut config = ClientConfig::new(
         "https://localhost",
@@ -184,6 +186,13 @@ fn main() -> ! {
         "qemu-live: heap {} B, limits {}; RNG: NOT RANDOM (stand-in, see board.rs)",
         heap,
         if args.small { "small" } else { "default" }
+    );
+    hprintln!(
+        "sizes: Client {} B, Session {} B, ClientConfig {} B, Response {} B",
+        core::mem::size_of::<mtls_core::Client>(),
+        core::mem::size_of::<Session<UartConnector, fn() -> mtls_core::time::Instant>>(),
+        core::mem::size_of::<ClientConfig>(),
+        core::mem::size_of::<mtls_core::http::Response>()
     );
     let result = run(args.small);
     hprintln!(

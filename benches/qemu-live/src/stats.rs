@@ -70,12 +70,13 @@ unsafe impl GlobalAlloc for CountingHeap {
 pub fn mark(at: &str) {
     let h = &super::HEAP;
     hprintln!(
-        "{}: heap live {} B, peak {} B (requested {} B), {} allocations",
+        "{}: heap live {} B, peak {} B (requested {} B), {} allocations; stack peak {} B",
         at,
         h.live.load(Relaxed),
         h.peak_used.load(Relaxed),
         h.peak_live.load(Relaxed),
-        h.allocs.load(Relaxed)
+        h.allocs.load(Relaxed),
+        stack_peak()
     );
 }
 

@@ -856,6 +856,9 @@ fn sec1_matches(
                     k.public_key().to_encoded_point(false).as_bytes().to_vec()
                 })
         }
+        // Without the `p384` feature no P-384 key can sign either: the TLS configuration
+        // refuses it (ClientKeyUnsupported).
+        #[cfg(feature = "p384")]
         Some(c) if c == OID_P384 => {
             p384::SecretKey::from_slice(private.private_key)
                 .ok()

@@ -2,7 +2,8 @@
 //! module that talks to rustls.
 //!
 //! [`TlsConfig`] holds the client identity and the trust anchors ([`Trust`]) for the server's
-//! certificate, with the `rustls-rustcrypto` provider, TLS 1.3 and 1.2 only; the client opens
+//! certificate, with a provider composed from `rustls-rustcrypto`'s parts as the crate's
+//! features choose (`provider.rs`: TLS 1.3, and 1.2 with `tls12`); the client opens
 //! each connection with it, within the buffer bounds of [`TlsLimits`]. Nothing here opens a
 //! socket or reads a clock: the wall-clock time used to check the server's certificate is a
 //! value the host passes in for each connection. This is also the only module that hands key
@@ -31,6 +32,7 @@ use crate::identity::{CaBundle, CertificateInfo, Identity};
 
 pub(crate) mod connection;
 mod error;
+mod provider;
 
 pub use error::{Alert, CertificateProblem, TlsError};
 
@@ -128,12 +130,12 @@ impl TlsConfig {
     }
 
     fn build(identity: Option<&Identity>, trust: Trust) -> Result<TlsConfig, TlsError> {
-        TlsConfig::build_with_provider(identity, trust, Arc::new(rustls_rustcrypto::provider()))
+        TlsConfig::build_with_provider(identity, trust, Arc::new(provider::provider()))
     }
 
     /// [`TlsConfig::build`] with another crypto provider. Only the fuzzers' deterministic
     /// provider (through the hidden door, `internals::dangerous_tls_config_with_provider`)
-    /// comes here with anything but `rustls-rustcrypto`'s.
+    /// comes here with anything but the one composed in `provider.rs`.
     pub(crate) fn build_with_provider(
         identity: Option<&Identity>,
         trust: Trust,
@@ -170,7 +172,7 @@ impl TlsConfig {
             core::time::Duration::ZERO,
         )));
         let mut config = ClientConfig::builder_with_details(provider, unset)
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .with_protocol_versions(provider::protocol_versions())
             .map_err(|_| TlsError::Internal)?
             .with_webpki_verifier(verifier)
             .with_client_cert_resolver(Arc::new(RecordingResolver {
@@ -254,7 +256,7 @@ pub fn verify_client_chain(
     }
     let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
         Arc::new(roots),
-        Arc::new(rustls_rustcrypto::provider()),
+        Arc::new(provider::provider()),
     )
     .build()
     .map_err(|_| CertificateProblem::Other)?;

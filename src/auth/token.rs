@@ -326,7 +326,7 @@ pub fn parse_token_response(status: u16, body: &[u8]) -> Result<TokenResponse, A
                 // The body ends inside the number (the skipping read hit the end where a
                 // number's parser would have stopped at its last digit): malformed.
                 (None, Some(TokenField::ExpiresIn))
-                    if json_value_span(body, b"expires_in")
+                    if json::top_level_value_span(body, b"expires_in")
                         .is_some_and(|v| v.end == body.len()) =>
                 {
                     AuthError::MalformedJson
@@ -343,8 +343,8 @@ pub fn parse_token_response(status: u16, body: &[u8]) -> Result<TokenResponse, A
     // the other value checks below.
     let expires_in = match raw.expires_in {
         Some(()) => Some(
-            json_value_of_top_level_key(body, b"expires_in")
-                .and_then(ExpiresIn::parse)
+            json::top_level_value(body, b"expires_in")
+                .and_then(json::Decimal::parse)
                 .ok_or(AuthError::InvalidField(TokenField::ExpiresIn))?,
         ),
         None => None,
@@ -361,7 +361,7 @@ pub fn parse_token_response(status: u16, body: &[u8]) -> Result<TokenResponse, A
     if !token_type.eq_ignore_ascii_case("bearer") {
         return Err(AuthError::UnsupportedTokenType);
     }
-    let expires_in = expires_in.map(ExpiresIn::check).transpose()?;
+    let expires_in = expires_in.map(check_expires_in).transpose()?;
     Ok(TokenResponse {
         access_token,
         expires_in,
@@ -382,171 +382,21 @@ fn unescape_token(raw: RawStr<'_>) -> Result<AccessToken, AuthError> {
     token.finish()
 }
 
-/// The raw text of the value of `key` in the top-level object of `body` (JSON that the
-/// deserializer has already accepted), up to the next delimiter. Keys compare as raw text, as
-/// the deserializer matches them (escapes not decoded).
-fn json_value_of_top_level_key<'a>(body: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
-    json_value_span(body, key).and_then(|span| body.get(span))
-}
-
-/// Where [`json_value_of_top_level_key`]'s text lies in `body`.
-fn json_value_span(body: &[u8], key: &[u8]) -> Option<core::ops::Range<usize>> {
-    let (mut i, mut depth, mut expect_key) = (0usize, 0usize, false);
-    while i < body.len() {
-        match body[i] {
-            b'"' => {
-                let start = i + 1;
-                i += 1;
-                while i < body.len() && body[i] != b'"' {
-                    i += if body[i] == b'\\' { 2 } else { 1 };
-                }
-                let text = body.get(start..i)?;
-                i += 1;
-                if depth == 1 && expect_key {
-                    expect_key = false;
-                    if text == key {
-                        while i < body.len()
-                            && matches!(body[i], b' ' | b'\t' | b'\n' | b'\r' | b':')
-                        {
-                            i += 1;
-                        }
-                        let start = i;
-                        while i < body.len()
-                            && !matches!(body[i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
-                        {
-                            i += 1;
-                        }
-                        return Some(start..i);
-                    }
-                }
-            }
-            b'{' | b'[' => {
-                depth += 1;
-                expect_key = depth == 1 && body[i] == b'{';
-                i += 1;
-            }
-            b'}' | b']' => {
-                depth = depth.saturating_sub(1);
-                i += 1;
-            }
-            b',' => {
-                expect_key = depth == 1;
-                i += 1;
-            }
-            _ => i += 1,
-        }
+/// `expires_in`'s value checks on its exact decimal value, in the order the float version
+/// made them: not positive, too large, not integral.
+fn check_expires_in(value: json::Decimal<'_>) -> Result<Duration, AuthError> {
+    if value.is_zero() || value.is_negative() {
+        return Err(AuthError::ExpiresInNotPositive);
     }
-    None
-}
-
-/// `expires_in` as an exact decimal, (significant digits) × 10^`exp`: parsed from the JSON
-/// number's text with integers only (no float parsing is linked in, 10+ KB of a firmware),
-/// so `3600`, `3600.0` and `3.6e3` are the same and `3600.5` is not integral.
-struct ExpiresIn<'a> {
-    negative: bool,
-    /// The integer and fraction digits, as one run.
-    int: &'a [u8],
-    frac: &'a [u8],
-    /// The run's leading zeros, then its significant digits (none: the value is zero).
-    lead: usize,
-    significant: usize,
-    /// Where the decimal point is, relative to the last significant digit.
-    exp: i64,
-}
-
-impl<'a> ExpiresIn<'a> {
-    /// The number syntax that f64 parsing accepted here (sign, digits, optional fraction
-    /// and exponent); `None` for anything else (`null`, `true`, `1-2`).
-    fn parse(text: &'a [u8]) -> Option<ExpiresIn<'a>> {
-        let (negative, rest) = match text.split_first() {
-            Some((b'-', rest)) => (true, rest),
-            Some((b'+', rest)) => (false, rest),
-            _ => (false, text),
-        };
-        let int_len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        let (int, rest) = rest.split_at(int_len);
-        let (frac, rest) = match rest.split_first() {
-            Some((b'.', after)) => {
-                let n = after.iter().take_while(|b| b.is_ascii_digit()).count();
-                after.split_at(n)
-            }
-            _ => (&rest[..0], rest),
-        };
-        if int.is_empty() && frac.is_empty() {
-            return None;
-        }
-        let exp10: i64 = match rest.split_first() {
-            None => 0,
-            Some((b'e' | b'E', after)) => {
-                let (sign, digits) = match after.split_first() {
-                    Some((b'-', d)) => (-1, d),
-                    Some((b'+', d)) => (1, d),
-                    _ => (1, after),
-                };
-                if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-                    return None;
-                }
-                // Saturates far beyond any meaningful exponent (the body is at most 8 KiB).
-                let e = digits.iter().fold(0i64, |e, d| {
-                    (e * 10 + i64::from(d - b'0')).min(1_000_000_000)
-                });
-                sign * e
-            }
-            Some(_) => return None,
-        };
-        let run = || int.iter().chain(frac);
-        let lead = run().take_while(|&&d| d == b'0').count();
-        let total = int.len() + frac.len();
-        let trail = if lead == total {
-            0
-        } else {
-            run().rev().take_while(|&&d| d == b'0').count()
-        };
-        Some(ExpiresIn {
-            negative,
-            int,
-            frac,
-            lead,
-            significant: total - lead - trail,
-            exp: exp10 - frac.len() as i64 + trail as i64,
-        })
+    // MAX_EXPIRES_IN_SECS has 8 digits.
+    let (whole, fractional) = value.integer_part(8).ok_or(AuthError::ExpiresInTooLarge)?;
+    if whole > MAX_EXPIRES_IN_SECS || (whole == MAX_EXPIRES_IN_SECS && fractional) {
+        return Err(AuthError::ExpiresInTooLarge);
     }
-
-    /// The value checks, in the order the float version made them: not positive, too
-    /// large, not integral.
-    fn check(self) -> Result<Duration, AuthError> {
-        if self.significant == 0 || self.negative {
-            return Err(AuthError::ExpiresInNotPositive);
-        }
-        // Digits before the decimal point; MAX_EXPIRES_IN_SECS has 8.
-        let int_digits = self.significant as i64 + self.exp;
-        if int_digits > 8 {
-            return Err(AuthError::ExpiresInTooLarge);
-        }
-        let digits = self
-            .int
-            .iter()
-            .chain(self.frac)
-            .skip(self.lead)
-            .take(self.significant);
-        // At most 8 integer digits: no overflow.
-        let keep = usize::try_from(int_digits.max(0)).unwrap_or(0);
-        let mut int_part = digits
-            .take(keep)
-            .fold(0u64, |v, d| v * 10 + u64::from(d - b'0'));
-        for _ in 0..self.exp.max(0) {
-            int_part *= 10;
-        }
-        // The last significant digit is not zero: with the point before it, a fraction is left.
-        let fractional = self.exp < 0;
-        if int_part > MAX_EXPIRES_IN_SECS || (int_part == MAX_EXPIRES_IN_SECS && fractional) {
-            return Err(AuthError::ExpiresInTooLarge);
-        }
-        if fractional {
-            return Err(AuthError::ExpiresInNotInteger);
-        }
-        Ok(Duration::from_secs(int_part))
+    if fractional {
+        return Err(AuthError::ExpiresInNotInteger);
     }
+    Ok(Duration::from_secs(whole))
 }
 
 /// The three fields as found, unvalidated.
@@ -610,32 +460,12 @@ impl<'de> Visitor<'de> for Seed<'_> {
                 TokenField::AccessToken => raw.access_token = Some(map.next_value()?),
                 TokenField::TokenType => raw.token_type = Some(map.next_value()?),
                 TokenField::ExpiresIn => {
-                    map.next_value::<NotStringOrContainer>()?;
+                    map.next_value::<json::NumberLike>()?;
                     raw.expires_in = Some(());
                 }
             }
             self.current.set(None);
         }
         Ok(raw)
-    }
-}
-
-/// A value skipped without being parsed, except that a string, array or object is a type
-/// error (as a number's deserializer would have said at once).
-struct NotStringOrContainer;
-
-impl<'de> serde::Deserialize<'de> for NotStringOrContainer {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = NotStringOrContainer;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a number")
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(NotStringOrContainer)
-            }
-        }
-        deserializer.deserialize_ignored_any(V)
     }
 }

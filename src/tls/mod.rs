@@ -363,7 +363,6 @@ impl HandshakeSummary {
         ours: Option<&CertifiedKey>,
         server: &[rustls::pki_types::CertificateDer<'_>],
     ) -> HandshakeSummary {
-        use alloc::string::ToString;
         let guard = seen.names.lock();
         let listed = guard.as_deref().unwrap_or(&[]);
         let names: Vec<Option<x509_cert::name::Name>> = listed
@@ -389,7 +388,7 @@ impl HandshakeSummary {
                 .iter()
                 .zip(listed)
                 .map(|(name, der)| match name {
-                    Some(name) => name.to_string(),
+                    Some(name) => crate::identity::name_to_string(name),
                     None => alloc::format!("(unparseable name, {} bytes)", der.len()),
                 })
                 .collect(),

@@ -157,7 +157,9 @@ fn run(small: bool) -> Result<(), Failed> {
                 tokens += 1;
                 hprintln!("token fetched, expires in {} s", expires_in.as_secs());
             }
-            other => hprintln!("notice: {:?}", other),
+            Event::Warning(warning) => hprintln!("warning: {}", warning),
+            Event::ConnectionClosed { error: Some(e) } => hprintln!("connection closed: {}", e),
+            _ => hprintln!("other notice"),
         }
     }
     hprintln!(

@@ -263,39 +263,6 @@ pub(crate) fn from_slice<'de, T: Deserialize<'de>>(
     Ok(value)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn depth() {
-        assert!(depth_within(b"{\"a\":[1,[2]]}", 3));
-        assert!(!depth_within(b"{\"a\":[1,[2]]}", 2));
-        assert!(depth_within(b"\"[[[[[[\"", 1));
-        assert!(depth_within(b"\"\\\"[[[\"", 0));
-    }
-
-    #[test]
-    fn bounded_unescape() {
-        assert_eq!(
-            RawStr("ab\\u00e9c").to_bounded_string(3).as_deref(),
-            Some("ab")
-        );
-        assert_eq!(
-            RawStr("ab\\u00e9c").to_bounded_string(4).as_deref(),
-            Some("ab\u{e9}")
-        );
-        assert_eq!(
-            RawStr("h\u{e9}llo").to_bounded_string(2).as_deref(),
-            Some("h")
-        );
-        assert_eq!(RawStr("\\x").to_bounded_string(10), None);
-        assert!(RawStr("Bea\\u0072er").eq_ignore_ascii_case("bearer"));
-        assert!(!RawStr("Bear").eq_ignore_ascii_case("bearer"));
-        assert!(!RawStr("Bearers").eq_ignore_ascii_case("bearer"));
-    }
-}
-
 /// The raw text of the value of `key` in the top-level object of `body` (JSON that the
 /// deserializer has already accepted), up to the next delimiter. Keys compare as raw text, as
 /// the deserializer matches them (escapes not decoded).
@@ -480,5 +447,38 @@ impl<'de> Deserialize<'de> for NumberLike {
         // `deserialize_ignored_any` dispatches on the JSON type: strings, arrays and objects
         // reach visit_str/seq/map, which V refuses; other values are skipped to visit_unit.
         deserializer.deserialize_ignored_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth() {
+        assert!(depth_within(b"{\"a\":[1,[2]]}", 3));
+        assert!(!depth_within(b"{\"a\":[1,[2]]}", 2));
+        assert!(depth_within(b"\"[[[[[[\"", 1));
+        assert!(depth_within(b"\"\\\"[[[\"", 0));
+    }
+
+    #[test]
+    fn bounded_unescape() {
+        assert_eq!(
+            RawStr("ab\\u00e9c").to_bounded_string(3).as_deref(),
+            Some("ab")
+        );
+        assert_eq!(
+            RawStr("ab\\u00e9c").to_bounded_string(4).as_deref(),
+            Some("ab\u{e9}")
+        );
+        assert_eq!(
+            RawStr("h\u{e9}llo").to_bounded_string(2).as_deref(),
+            Some("h")
+        );
+        assert_eq!(RawStr("\\x").to_bounded_string(10), None);
+        assert!(RawStr("Bea\\u0072er").eq_ignore_ascii_case("bearer"));
+        assert!(!RawStr("Bear").eq_ignore_ascii_case("bearer"));
+        assert!(!RawStr("Bearers").eq_ignore_ascii_case("bearer"));
     }
 }

@@ -179,6 +179,7 @@ if [ $min_heap = 1 ]; then
 fi
 
 # Flash: what a board keeps in flash (vector table, code, read-only data, .data's image).
+echo "=== sections (bytes; flash = vector table + text + rodata + data)"
 flash=$(python3 - "$elf" <<'PY'
 import struct, sys
 d = open(sys.argv[1], "rb").read()
@@ -188,7 +189,9 @@ secs = [struct.unpack_from("<IIIIIIIIII", d, shoff + i * shentsize) for i in ran
 stroff = secs[shstrndx][4]
 name = lambda s: d[stroff + s[0]:d.index(b"\0", stroff + s[0])].decode()
 sizes = {name(s): s[5] for s in secs}
-print(sum(sizes.get(n, 0) for n in (".vector_table", ".text", ".rodata", ".data")))
+flash = (".vector_table", ".text", ".rodata", ".data")
+print(" ".join(f"{n}={sizes.get(n, 0)}" for n in flash + (".bss",)), file=sys.stderr)
+print(sum(sizes.get(n, 0) for n in flash))
 PY
 )
 echo "flash_bytes=$flash heap_peak_bytes=$heap_peak stack_peak_bytes=$stack_peak"

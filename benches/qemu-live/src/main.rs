@@ -90,7 +90,10 @@ impl Connector for UartConnector {
 /// Where the run stopped, when it did not finish.
 type Failed = &'static str;
 
-fn run(small: bool) -> Result<(), Failed> {
+/// The configuration, in its own frame (not inlined), so its parsing's stack is given back
+/// before the flow runs.
+#[inline(never)]
+fn setup(small: bool) -> Result<ClientConfig, Failed> {
     let identity = Identity::from_pem(CERT_PEM, KEY_PEM).map_err(|_| "identity")?;
     stats::mark("after Identity::from_pem");
     let ca = CaBundle::from_pem(ROOT_PEM).map_err(|_| "trust anchor")?;
@@ -110,8 +113,13 @@ fn run(small: bool) -> Result<(), Failed> {
         config.tls_limits = TlsLimits::small();
         config.http_limits = Limits::small();
     }
-    drop(identity);
     stats::mark("after ClientConfig::new");
+    Ok(config)
+}
+
+#[inline(never)]
+fn run(small: bool) -> Result<(), Failed> {
+    let config = setup(small)?;
 
     let connector = UartConnector {
         uart: Some(Uart::uart0()),

@@ -11,6 +11,8 @@
 #   --limits L     the client's limits preset (default: small)
 #   --heap N       bytes of heap the firmware may use (default: all 256 KiB of its array)
 #   --min-heap     also find the smallest heap (1 KiB steps) with which the flow completes
+#   --big          a third request answered with a 24 KiB body: taken with the default
+#                  limits, refused at its head with the small ones (the worst case they allow)
 # Needs cargo with the thumbv7em-none-eabihf target, qemu-system-arm, nginx, python3.
 # Loopback only, free ports, every step bounded by a timeout.
 set -euo pipefail
@@ -20,12 +22,14 @@ features=""
 limits=small
 heap=""
 min_heap=0
+big=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --features) features="$2"; shift 2 ;;
     --limits) limits="$2"; shift 2 ;;
     --heap) heap="$2"; shift 2 ;;
     --min-heap) min_heap=1; shift ;;
+    --big) big=big; shift ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -53,6 +57,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 basic="Basic $(printf '%s' 'qemu-device:qemu-live-test-key' | base64 -w0)"
 start_nginx() {
   local port=$1
+  # The big answer: a JSON string of 24 KiB, served as a file (nginx's `return` takes 4 KiB).
+  mkdir -p "$work/static/v2.01/qemu-device"
+  { printf '"'; head -c 24576 /dev/zero | tr '\0' x; printf '"'; } >"$work/static/v2.01/qemu-device/big"
   cat >"$work/nginx.conf" <<CONF
 master_process off;
 error_log $work/error.log info;
@@ -94,6 +101,10 @@ http {
             if (\$bearer_ok = 0) { return 401 '{"Type":"invalid_token"}'; }
             return 200 '{"Id":"\$user_id","Tag":"nginx","ClientCertDN":"\$ssl_client_s_dn"}';
         }
+        location = /v2.01/qemu-device/big {
+            if (\$bearer_ok = 0) { return 401 '{"Type":"invalid_token"}'; }
+            root $work/static;
+        }
         location / { return 404 '{"Type":"ressource_not_found"}'; }
     }
 }
@@ -126,7 +137,7 @@ echo "=== nginx on 127.0.0.1:$port (ssl_verify_client on)"
 
 # One QEMU run; its semihosting output in $work/qemu.log. Returns QEMU's exit status.
 run_qemu() {
-  local append="limits=$1${2:+ heap=$2}"
+  local append="limits=$1${2:+ heap=$2}${big:+ $big}"
   local rc=0
   timeout 180 qemu-system-arm -machine mps2-an500 -cpu cortex-m7 \
     -display none -monitor none -nodefaults \
@@ -137,7 +148,7 @@ run_qemu() {
 }
 
 lines_before=0
-echo "=== QEMU mps2-an500, limits=$limits${heap:+ heap=$heap}"
+echo "=== QEMU mps2-an500, limits=$limits${heap:+ heap=$heap}${big:+ with the big answer}"
 if ! run_qemu "$limits" "$heap"; then
   cat "$work/qemu.log"
   echo "run.sh: the flow failed (nginx error log below)" >&2
@@ -151,12 +162,14 @@ cat "$work/qemu.log"
 sleep 0.2
 echo "=== nginx access log"
 cat "$work/access.log"
-python3 - "$work/access.log" <<'PY'
+python3 - "$work/access.log" $big <<'PY'
 import re, sys
 lines = open(sys.argv[1]).read().splitlines()
 want = ["POST /v2.01/oauth/token 200", "GET /v2.01/qemu-device/users/1 200",
         "GET /v2.01/qemu-device/users/2 200"]
-if len(lines) != 3 or any(not l.startswith(w) for l, w in zip(lines, want)):
+if len(sys.argv) > 2:
+    want.append("GET /v2.01/qemu-device/big 200")
+if len(lines) != len(want) or any(not l.startswith(w) for l, w in zip(lines, want)):
     sys.exit("run.sh: nginx did not log the token request and the two GETs")
 conns = {re.search(r"conn=(\d+)", l).group(1) for l in lines}
 if len(conns) != 1 or not all('"CN=qemu-device" SUCCESS' in l and "TLSv1.3" in l for l in lines):

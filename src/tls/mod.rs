@@ -49,7 +49,8 @@ pub struct TlsLimits {
     /// Ciphertext produced but not yet taken by the caller.
     pub max_outgoing: usize,
     /// Decrypted bytes not yet consumed by the caller. When full, decryption pauses (records
-    /// stay queued) until the caller consumes some.
+    /// stay queued) until the caller consumes some. Must hold one record's plaintext (16 KiB)
+    /// or a full-size record is never decrypted.
     pub max_plaintext_in: usize,
     /// Application data waiting to be encrypted (all of it while the handshake runs): the
     /// largest request the client can send. Its ciphertext must also fit `max_outgoing`.
@@ -57,11 +58,11 @@ pub struct TlsLimits {
 }
 
 impl TlsLimits {
-    /// A preset for small devices (tens of KiB of heap): requests up to 4 KiB, 4 KiB of
-    /// decrypted data waiting for the caller (decryption pauses beyond it), 6 KiB of
-    /// ciphertext waiting to be sent. `max_incoming` stays the default, one full record:
-    /// a server may send 16 KiB records and TLS gives the client no way to ask for smaller
-    /// ones. Measured with the whole flow on an emulated Cortex-M in `benches/qemu-live`;
+    /// A preset for small devices (tens of KiB of heap): requests up to 4 KiB, 6 KiB of
+    /// ciphertext waiting to be sent. `max_incoming` and `max_plaintext_in` hold one full
+    /// record (16 KiB of plaintext): a server may send records that large, TLS gives the
+    /// client no way to ask for smaller ones, and a record whose plaintext cannot fit is
+    /// never decrypted (the connection stalls until the request times out). Measured with the whole flow on an emulated Cortex-M in `benches/qemu-live`;
     /// pair it with [`Limits::small`](crate::http::Limits::small).
     ///
     /// ```
@@ -74,7 +75,7 @@ impl TlsLimits {
         TlsLimits {
             max_incoming: 18 * 1024 + 512,
             max_outgoing: 6 * 1024,
-            max_plaintext_in: 4 * 1024,
+            max_plaintext_in: 16 * 1024,
             max_plaintext_out: 4 * 1024,
         }
     }

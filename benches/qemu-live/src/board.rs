@@ -216,6 +216,8 @@ pub struct Args {
     pub heap: Option<usize>,
     /// The small-device limits preset.
     pub small: bool,
+    /// A third request whose answer (a 24 KiB body) is larger than `Limits::small()` allows.
+    pub big: bool,
 }
 
 impl Args {
@@ -240,12 +242,15 @@ impl Args {
         let mut args = Args {
             heap: None,
             small: false,
+            big: false,
         };
         for word in line.split_ascii_whitespace() {
             if let Some(n) = word.strip_prefix("heap=") {
                 args.heap = n.parse().ok();
             } else if word == "limits=small" {
                 args.small = true;
+            } else if word == "big" {
+                args.big = true;
             }
         }
         args

@@ -118,7 +118,7 @@ fn setup(small: bool) -> Result<ClientConfig, Failed> {
 }
 
 #[inline(never)]
-fn run(small: bool) -> Result<(), Failed> {
+fn run(small: bool, big: bool) -> Result<(), Failed> {
     let config = setup(small)?;
 
     let connector = UartConnector {
@@ -145,6 +145,34 @@ fn run(small: bool) -> Result<(), Failed> {
             }
         }
         stats::mark("after the GET");
+    }
+    if big {
+        // The worst case the limits allow: with the defaults the 24 KiB answer is taken
+        // whole; with `Limits::small()` (16 KiB bodies) it is refused at its head, and the
+        // heap stays bounded.
+        let path = "/v2.01/qemu-device/big";
+        match (session.request(ApiRequest::get(path)), small) {
+            (Ok(response), false)
+                if response.status == 200 && response.body.len() == 24 * 1024 + 2 =>
+            {
+                hprintln!("GET {} -> 200, {} B body", path, response.body.len());
+            }
+            (Err(e), true) => hprintln!("GET {} refused as expected: {}", path, e),
+            (Ok(response), _) => {
+                hprintln!(
+                    "FAIL: GET {} -> {}, {} B body",
+                    path,
+                    response.status,
+                    response.body.len()
+                );
+                ok = false;
+            }
+            (Err(e), false) => {
+                hprintln!("FAIL: GET {} failed: {}", path, e);
+                ok = false;
+            }
+        }
+        stats::mark("after the big GET");
     }
     let mut connected = 0;
     let mut tokens = 0;
@@ -204,7 +232,7 @@ fn main() -> ! {
         core::mem::size_of::<ClientConfig>(),
         core::mem::size_of::<mtls_core::http::Response>()
     );
-    let result = run(args.small);
+    let result = run(args.small, args.big);
     hprintln!(
         "UART: {} B sent, {} B received",
         board::TX_BYTES.load(core::sync::atomic::Ordering::Relaxed),

@@ -176,6 +176,7 @@ fn run(small: bool, big: bool) -> Result<(), Failed> {
     }
     let mut connected = 0;
     let mut tokens = 0;
+    let mut limit_hit = false;
     for notice in &session.notices {
         match notice {
             Event::Connected {
@@ -194,7 +195,10 @@ fn run(small: bool, big: bool) -> Result<(), Failed> {
                 hprintln!("token fetched, expires in {} s", expires_in.as_secs());
             }
             Event::Warning(warning) => hprintln!("warning: {}", warning),
-            Event::ConnectionClosed { error: Some(e) } => hprintln!("connection closed: {}", e),
+            Event::ConnectionClosed { error: Some(e) } => {
+                limit_hit |= matches!(e, mtls_core::Error::Http(_));
+                hprintln!("connection closed: {}", e);
+            }
             _ => hprintln!("other notice"),
         }
     }
@@ -204,6 +208,10 @@ fn run(small: bool, big: bool) -> Result<(), Failed> {
     );
     if session.connections() != 1 || connected != 1 || tokens != 1 {
         hprintln!("FAIL: expected one connection, one handshake and one token");
+        ok = false;
+    }
+    if big && small && !limit_hit {
+        hprintln!("FAIL: the big answer did not end the connection with an HTTP limit error");
         ok = false;
     }
     if ok {

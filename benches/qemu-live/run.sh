@@ -11,6 +11,7 @@
 #   --limits L     the client's limits preset (default: small)
 #   --heap N       bytes of heap the firmware may use (default: all 256 KiB of its array)
 #   --min-heap     also find the smallest heap (1 KiB steps) with which the flow completes
+#   --opt-level L  build with opt-level L instead of "s" (e.g. z), in its own target dir
 #   --big          a third request answered with a 24 KiB body: taken with the default
 #                  limits, refused at its head with the small ones (the worst case they allow)
 # Needs cargo with the thumbv7em-none-eabihf target, qemu-system-arm, nginx, python3.
@@ -23,6 +24,7 @@ limits=small
 heap=""
 min_heap=0
 big=""
+opt=s
 while [ $# -gt 0 ]; do
   case "$1" in
     --features) features="$2"; shift 2 ;;
@@ -30,6 +32,7 @@ while [ $# -gt 0 ]; do
     --heap) heap="$2"; shift 2 ;;
     --min-heap) min_heap=1; shift ;;
     --big) big=big; shift ;;
+    --opt-level) opt="$2"; shift 2 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -38,9 +41,10 @@ NGINX=${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}
 command -v qemu-system-arm >/dev/null || { echo "run.sh: qemu-system-arm missing (apt-get install qemu-system-arm)" >&2; exit 1; }
 [ -x "$NGINX" ] || { echo "run.sh: nginx missing (apt-get install nginx-light)" >&2; exit 1; }
 
-echo "=== build (features: ${features:-none})"
+echo "=== build (features: ${features:-none}, opt-level $opt)"
 target_dir=target/run-${features:-none}
-timeout 1200 cargo build --release --locked --quiet --target-dir "$target_dir" ${features:+--features "$features"}
+[ "$opt" = s ] || target_dir=$target_dir-opt-$opt
+CARGO_PROFILE_RELEASE_OPT_LEVEL=$opt timeout 1200 cargo build --release --locked --quiet --target-dir "$target_dir" ${features:+--features "$features"}
 elf=$target_dir/thumbv7em-none-eabihf/release/qemu-live
 
 work=$(mktemp -d)

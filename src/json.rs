@@ -263,6 +263,193 @@ pub(crate) fn from_slice<'de, T: Deserialize<'de>>(
     Ok(value)
 }
 
+/// The raw text of the value of `key` in the top-level object of `body` (JSON that the
+/// deserializer has already accepted), up to the next delimiter. Keys compare as raw text, as
+/// the deserializer matches them (escapes not decoded).
+pub(crate) fn top_level_value<'a>(body: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    top_level_value_span(body, key).and_then(|span| body.get(span))
+}
+
+/// Where [`top_level_value`]'s text lies in `body`.
+pub(crate) fn top_level_value_span(body: &[u8], key: &[u8]) -> Option<core::ops::Range<usize>> {
+    let (mut i, mut depth, mut expect_key) = (0usize, 0usize, false);
+    while i < body.len() {
+        match body[i] {
+            b'"' => {
+                let start = i + 1;
+                i += 1;
+                while i < body.len() && body[i] != b'"' {
+                    i += if body[i] == b'\\' { 2 } else { 1 };
+                }
+                let text = body.get(start..i)?;
+                i += 1;
+                if depth == 1 && expect_key {
+                    expect_key = false;
+                    if text == key {
+                        while i < body.len()
+                            && matches!(body[i], b' ' | b'\t' | b'\n' | b'\r' | b':')
+                        {
+                            i += 1;
+                        }
+                        let start = i;
+                        while i < body.len()
+                            && !matches!(body[i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                        {
+                            i += 1;
+                        }
+                        return Some(start..i);
+                    }
+                }
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                expect_key = depth == 1 && body[i] == b'{';
+                i += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b',' => {
+                expect_key = depth == 1;
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// A JSON number as an exact decimal, (significant digits) × 10^`exp`, read from its text with
+/// integers only: no float parsing is linked in (10+ KB of a firmware), and `3600`,
+/// `3600.0` and `3.6e3` are the same value.
+pub(crate) struct Decimal<'a> {
+    negative: bool,
+    /// The integer and fraction digits, as one run.
+    int: &'a [u8],
+    frac: &'a [u8],
+    /// The run's leading zeros, then its significant digits (none: the value is zero).
+    lead: usize,
+    significant: usize,
+    /// Where the decimal point is, relative to the last significant digit.
+    exp: i64,
+}
+
+impl<'a> Decimal<'a> {
+    /// The number syntax that f64 parsing accepted (sign, digits, optional fraction and
+    /// exponent); `None` for anything else (`null`, `true`, `1-2`).
+    pub(crate) fn parse(text: &'a [u8]) -> Option<Decimal<'a>> {
+        let (negative, rest) = match text.split_first() {
+            Some((b'-', rest)) => (true, rest),
+            Some((b'+', rest)) => (false, rest),
+            _ => (false, text),
+        };
+        let int_len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        let (int, rest) = rest.split_at(int_len);
+        let (frac, rest) = match rest.split_first() {
+            Some((b'.', after)) => {
+                let n = after.iter().take_while(|b| b.is_ascii_digit()).count();
+                after.split_at(n)
+            }
+            _ => (&rest[..0], rest),
+        };
+        if int.is_empty() && frac.is_empty() {
+            return None;
+        }
+        let exp10: i64 = match rest.split_first() {
+            None => 0,
+            Some((b'e' | b'E', after)) => {
+                let (sign, digits) = match after.split_first() {
+                    Some((b'-', d)) => (-1, d),
+                    Some((b'+', d)) => (1, d),
+                    _ => (1, after),
+                };
+                if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                    return None;
+                }
+                // Saturates far beyond any meaningful exponent (the body is at most 8 KiB).
+                let e = digits.iter().fold(0i64, |e, d| {
+                    (e * 10 + i64::from(d - b'0')).min(1_000_000_000)
+                });
+                sign * e
+            }
+            Some(_) => return None,
+        };
+        let run = || int.iter().chain(frac);
+        let lead = run().take_while(|&&d| d == b'0').count();
+        let total = int.len() + frac.len();
+        let trail = if lead == total {
+            0
+        } else {
+            run().rev().take_while(|&&d| d == b'0').count()
+        };
+        Some(Decimal {
+            negative,
+            int,
+            frac,
+            lead,
+            significant: total - lead - trail,
+            exp: exp10 - frac.len() as i64 + trail as i64,
+        })
+    }
+
+    /// Whether the value is zero (`0`, `-0.0`, `0e5`).
+    pub(crate) fn is_zero(&self) -> bool {
+        self.significant == 0
+    }
+
+    /// Whether a minus sign was written.
+    pub(crate) fn is_negative(&self) -> bool {
+        self.negative
+    }
+
+    /// The magnitude's integer part (truncated toward zero) when it has at most
+    /// `max_digits` (at most 19) digits, and whether a fraction is left over.
+    pub(crate) fn integer_part(&self, max_digits: u32) -> Option<(u64, bool)> {
+        let int_digits = self.significant as i64 + self.exp;
+        if int_digits > i64::from(max_digits.min(19)) {
+            return None;
+        }
+        let keep = usize::try_from(int_digits.max(0)).unwrap_or(0);
+        let mut whole = self
+            .int
+            .iter()
+            .chain(self.frac)
+            .skip(self.lead)
+            .take(self.significant.min(keep))
+            .fold(0u64, |v, d| v * 10 + u64::from(d - b'0'));
+        // At most 19 digits in all: no overflow.
+        for _ in 0..self.exp.max(0) {
+            whole *= 10;
+        }
+        // The last significant digit is not zero: with the point before it, a fraction is left.
+        Some((whole, self.exp < 0))
+    }
+}
+
+/// A value read past without being parsed, for a number read afterwards from its text
+/// ([`top_level_value`], [`Decimal`]): a string, array or object is a type error at once (as
+/// a number's deserializer says), anything else (a number, `null`, `true`) passes.
+pub(crate) struct NumberLike;
+
+impl<'de> Deserialize<'de> for NumberLike {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = NumberLike;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(NumberLike)
+            }
+        }
+        // `deserialize_ignored_any` dispatches on the JSON type: strings, arrays and objects
+        // reach visit_str/seq/map, which V refuses; other values are skipped to visit_unit.
+        deserializer.deserialize_ignored_any(V)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -479,3 +479,54 @@ fn garbage_never_panics() {
         let _ = parse_token_response(200, &v);
     }
 }
+
+/// `expires_in` is read as an exact decimal from its text (no float parsing): every spelling
+/// of an integer is that integer, any fraction left over is not integral, and keys of nested
+/// objects are not the top-level field.
+#[test]
+fn expires_in_is_read_as_an_exact_decimal() {
+    let secs = |s: u64| Ok(("abc".to_owned(), Duration::from_secs(s)));
+    assert_eq!(with_expires("3600.000"), secs(3600));
+    assert_eq!(with_expires("36e2"), secs(3600));
+    assert_eq!(with_expires("36E+2"), secs(3600));
+    assert_eq!(with_expires("360000e-2"), secs(3600));
+    assert_eq!(with_expires("0.36e4"), secs(3600));
+    assert_eq!(with_expires("003600"), secs(3600));
+    assert_eq!(
+        with_expires(&format!("{MAX_EXPIRES_IN_SECS}.0")),
+        secs(MAX_EXPIRES_IN_SECS)
+    );
+    assert_eq!(
+        with_expires(&format!("{MAX_EXPIRES_IN_SECS}.5")),
+        Err(AuthError::ExpiresInTooLarge)
+    );
+    assert_eq!(
+        with_expires("36.005e2"),
+        Err(AuthError::ExpiresInNotInteger)
+    );
+    // A float parser rounds this to 3600.0; it is not an integer.
+    assert_eq!(
+        with_expires("3600.00000000000000000001"),
+        Err(AuthError::ExpiresInNotInteger)
+    );
+    // Positive, however small: not an integer (a float parser underflows it to 0).
+    assert_eq!(with_expires("1e-999"), Err(AuthError::ExpiresInNotInteger));
+    assert_eq!(with_expires("-0.0e5"), Err(AuthError::ExpiresInNotPositive));
+    assert_eq!(
+        with_expires("1e1000000000000"),
+        Err(AuthError::ExpiresInTooLarge)
+    );
+    for bad in ["1-2", "1e", "1e+", ".", "-", "1.2.3", "0x10"] {
+        assert_eq!(
+            with_expires(bad),
+            Err(AuthError::InvalidField(TokenField::ExpiresIn)),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        parse(
+            r#"{"n":{"expires_in":"x"},"access_token":"abc","token_type":"Bearer","expires_in":60}"#
+        ),
+        secs(60)
+    );
+}

@@ -287,3 +287,20 @@ fn garbage_never_panics() {
         let _ = ErrorBody::parse(&v);
     }
 }
+
+/// Mangopay's `Date` is read from its text without floats: truncated toward zero, in range.
+#[test]
+fn mangopay_date_read_from_its_text() {
+    let date = |v: &str| {
+        parse_mangopay_error(format!(r#"{{"Message":"m","Date":{v}}}"#).as_bytes())
+            .unwrap()
+            .date
+    };
+    assert_eq!(date("1700000000"), Some(1_700_000_000));
+    assert_eq!(date("1700000000.9"), Some(1_700_000_000));
+    assert_eq!(date("1.7e9"), Some(1_700_000_000));
+    assert_eq!(date("-12.5"), Some(-12));
+    assert_eq!(date("9007199254740992"), Some(9_007_199_254_740_992));
+    assert_eq!(date("9007199254740993"), None);
+    assert_eq!(date("null"), None);
+}

@@ -323,14 +323,32 @@ pub fn parse_token_response(status: u16, body: &[u8]) -> Result<TokenResponse, A
         Err(_) => {
             return Err(match (duplicate.get(), current.get()) {
                 (Some(field), _) => AuthError::DuplicateField(field),
+                // The body ends inside the number (the skipping read hit the end where a
+                // number's parser would have stopped at its last digit): malformed.
+                (None, Some(TokenField::ExpiresIn))
+                    if json::top_level_value_span(body, b"expires_in")
+                        .is_some_and(|v| v.end == body.len()) =>
+                {
+                    AuthError::MalformedJson
+                }
                 (None, Some(field)) => AuthError::InvalidField(field),
                 (None, None) => AuthError::MalformedJson,
-            })
+            });
         }
     };
     if de.end().is_err() {
         return Err(AuthError::MalformedJson);
     }
+    // The number's text, read without floats: its syntax now (a type error), its value with
+    // the other value checks below.
+    let expires_in = match raw.expires_in {
+        Some(()) => Some(
+            json::top_level_value(body, b"expires_in")
+                .and_then(json::Decimal::parse)
+                .ok_or(AuthError::InvalidField(TokenField::ExpiresIn))?,
+        ),
+        None => None,
+    };
 
     let access_token = raw
         .access_token
@@ -343,7 +361,7 @@ pub fn parse_token_response(status: u16, body: &[u8]) -> Result<TokenResponse, A
     if !token_type.eq_ignore_ascii_case("bearer") {
         return Err(AuthError::UnsupportedTokenType);
     }
-    let expires_in = raw.expires_in.map(check_expires_in).transpose()?;
+    let expires_in = expires_in.map(check_expires_in).transpose()?;
     Ok(TokenResponse {
         access_token,
         expires_in,
@@ -364,21 +382,18 @@ fn unescape_token(raw: RawStr<'_>) -> Result<AccessToken, AuthError> {
     token.finish()
 }
 
-fn check_expires_in(secs: f64) -> Result<Duration, AuthError> {
-    if secs.is_nan() {
-        // `null` reaches us as NaN.
-        return Err(AuthError::InvalidField(TokenField::ExpiresIn));
-    }
-    if secs <= 0.0 {
+/// `expires_in`'s value checks on its exact decimal value, in the order the float version
+/// made them: not positive, too large, not integral.
+fn check_expires_in(value: json::Decimal<'_>) -> Result<Duration, AuthError> {
+    if value.is_zero() || value.is_negative() {
         return Err(AuthError::ExpiresInNotPositive);
     }
-    if secs > MAX_EXPIRES_IN_SECS as f64 {
-        // Also catches +inf (e.g. `1e999`).
+    // MAX_EXPIRES_IN_SECS has 8 digits.
+    let (whole, fractional) = value.integer_part(8).ok_or(AuthError::ExpiresInTooLarge)?;
+    if whole > MAX_EXPIRES_IN_SECS || (whole == MAX_EXPIRES_IN_SECS && fractional) {
         return Err(AuthError::ExpiresInTooLarge);
     }
-    // `secs` is finite and in (0, MAX]: the cast is exact for integral values.
-    let whole = secs as u64;
-    if whole as f64 != secs {
+    if fractional {
         return Err(AuthError::ExpiresInNotInteger);
     }
     Ok(Duration::from_secs(whole))
@@ -388,7 +403,9 @@ fn check_expires_in(secs: f64) -> Result<Duration, AuthError> {
 struct RawToken<'de> {
     access_token: Option<RawStr<'de>>,
     token_type: Option<RawStr<'de>>,
-    expires_in: Option<f64>,
+    /// Present (the value is a number, a literal or nothing the deserializer rejected);
+    /// its text is read from the body afterwards, without floats.
+    expires_in: Option<()>,
 }
 
 /// Deserializes [`RawToken`] while recording which known field's value is being read (so a
@@ -442,7 +459,10 @@ impl<'de> Visitor<'de> for Seed<'_> {
             match field {
                 TokenField::AccessToken => raw.access_token = Some(map.next_value()?),
                 TokenField::TokenType => raw.token_type = Some(map.next_value()?),
-                TokenField::ExpiresIn => raw.expires_in = Some(map.next_value::<f64>()?),
+                TokenField::ExpiresIn => {
+                    map.next_value::<json::NumberLike>()?;
+                    raw.expires_in = Some(());
+                }
             }
             self.current.set(None);
         }

@@ -32,8 +32,26 @@ const TOKEN_WAIT_POLL: Duration = Duration::from_millis(10);
 /// needs a handful; more than this in one input means a bug, not a busy connection.
 const MAX_TRIGGERS_PER_INPUT: usize = 1024;
 
-/// One transport's TLS session and HTTP framing.
-pub(super) struct Link {
+/// One transport's TLS session and HTTP framing, on the heap: the state machine moves it
+/// from state to state, and moving a pointer instead of the whole (over 1 KiB) keeps the
+/// transition's stack frame small (measured on a Cortex-M in benches/qemu-live).
+pub(super) struct Link(alloc::boxed::Box<LinkParts>);
+
+impl core::ops::Deref for Link {
+    type Target = LinkParts;
+    fn deref(&self) -> &LinkParts {
+        &self.0
+    }
+}
+
+impl core::ops::DerefMut for Link {
+    fn deref_mut(&mut self) -> &mut LinkParts {
+        &mut self.0
+    }
+}
+
+/// What a [`Link`] holds.
+pub(super) struct LinkParts {
     pub(super) tls: TlsConnection,
     pub(super) decoder: ResponseDecoder,
     /// Ciphertext bytes the host has taken through `poll_transmit`.
@@ -48,14 +66,14 @@ pub(super) struct Link {
 
 impl Link {
     pub(super) fn new(tls: TlsConnection, decoder: ResponseDecoder) -> Link {
-        Link {
+        Link(alloc::boxed::Box::new(LinkParts {
             tls,
             decoder,
             tx_taken: 0,
             peer_closed: false,
             eof_given: false,
             unsolicited: false,
-        }
+        }))
     }
 }
 
@@ -464,7 +482,8 @@ impl Client {
                     ))));
                 }
                 let n = link.tls.plaintext().len().min(room);
-                match link.decoder.feed(&link.tls.plaintext()[..n]) {
+                let parts = &mut **link;
+                match parts.decoder.feed(&parts.tls.plaintext()[..n]) {
                     Ok(()) => {
                         // Consuming resumes decryption paused by a full plaintext buffer;
                         // an error found there is reported below, after what arrived whole.

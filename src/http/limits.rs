@@ -15,6 +15,8 @@
 /// | [`max_chunk_ext_size`](Self::max_chunk_ext_size) | 1 KiB (1024) |
 /// | [`max_trailer_size`](Self::max_trailer_size) | 4 KiB (4096) |
 /// | [`max_buffered`](Self::max_buffered) | 64 KiB (65536) |
+///
+/// [`Limits::small`] is a preset for small devices (a few KiB each, a 16 KiB body).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Most header fields in one head, and most trailer fields in one trailer section.
@@ -44,6 +46,31 @@ impl Limits {
     /// Upper bound for [`max_headers`](Self::max_headers): the decoder parses into a stack
     /// array of this many `httparse::Header`s (16 bytes each on 32-bit targets).
     pub const MAX_HEADERS_CEILING: usize = 100;
+
+    /// A preset for small devices (tens of KiB of heap), for APIs whose answers are small
+    /// JSON documents: 32 header fields, 2 KiB lines, a 4 KiB head, a 16 KiB body, 256 B of
+    /// chunk extensions, a 1 KiB trailer and 8 KiB buffered. A larger answer fails with a
+    /// [`RemoteError`](crate::http::RemoteError) naming the bound, never with a memory
+    /// exhaustion. Measured with the whole flow on an emulated Cortex-M in
+    /// `benches/qemu-live`; pair it with [`TlsLimits::small`](crate::tls::TlsLimits::small).
+    ///
+    /// ```
+    /// use mtls_core::http::Limits;
+    /// let small = Limits::small();
+    /// assert!(small.max_buffered >= small.max_head_size);
+    /// assert_eq!(small.max_body_size, 16 * 1024);
+    /// ```
+    pub const fn small() -> Self {
+        Self {
+            max_headers: 32,
+            max_line_len: 2 * 1024,
+            max_head_size: 4 * 1024,
+            max_body_size: 16 * 1024,
+            max_chunk_ext_size: 256,
+            max_trailer_size: 1024,
+            max_buffered: 8 * 1024,
+        }
+    }
 
     /// `max_headers` after clamping to [`Limits::MAX_HEADERS_CEILING`].
     pub(crate) fn header_slots(&self) -> usize {

@@ -35,8 +35,11 @@ use rustls_pki_types::{
 };
 use zeroize::{Zeroize, Zeroizing};
 
+mod dn;
 mod error;
 mod legacy_pem;
+
+pub(crate) use dn::name_to_string;
 #[cfg(feature = "std")]
 pub mod load;
 
@@ -381,8 +384,8 @@ impl CertificateInfo {
             }
         }
         Ok(CertificateInfo {
-            subject: tbs.subject.to_string(),
-            issuer: tbs.issuer.to_string(),
+            subject: dn::name_to_string(&tbs.subject),
+            issuer: dn::name_to_string(&tbs.issuer),
             not_before: tbs.validity.not_before.to_unix_duration().as_secs(),
             not_after: tbs.validity.not_after.to_unix_duration().as_secs(),
             key_algorithm,
@@ -856,6 +859,9 @@ fn sec1_matches(
                     k.public_key().to_encoded_point(false).as_bytes().to_vec()
                 })
         }
+        // Without the `p384` feature no P-384 key can sign either: the TLS configuration
+        // refuses it (ClientKeyUnsupported).
+        #[cfg(feature = "p384")]
         Some(c) if c == OID_P384 => {
             p384::SecretKey::from_slice(private.private_key)
                 .ok()

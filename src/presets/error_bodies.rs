@@ -322,7 +322,7 @@ pub fn parse_mangopay_error(body: &[u8]) -> Result<MangopayError, UnrecognisedBo
         message: raw.message.0,
         error_type: raw.error_type.0,
         id: raw.id.0,
-        date: raw.date.and_then(unix_seconds),
+        date: raw.date.and_then(|_| unix_seconds(body)),
         field_errors: errors.items,
         field_errors_truncated: errors.truncated,
     })
@@ -375,11 +375,15 @@ impl MastercardErrorEntry {
     }
 }
 
-fn unix_seconds(date: f64) -> Option<i64> {
-    // Finite and within ±2^53 (exact in f64, far beyond any real date): the cast is exact.
-    const LIMIT: f64 = 9_007_199_254_740_992.0;
-    // `as` truncates toward zero.
-    (date.is_finite() && date.abs() <= LIMIT).then_some(date as i64)
+/// `Date`, read from its text as an exact decimal (no float parsing): truncated toward zero,
+/// `None` beyond ±2^53 (where the float version stopped, far beyond any real date), or when
+/// it is no number (`null`).
+fn unix_seconds(body: &[u8]) -> Option<i64> {
+    const LIMIT: u64 = 1 << 53;
+    let value = json::Decimal::parse(json::top_level_value(body, b"Date")?)?;
+    let (whole, _) = value.integer_part(16)?;
+    let whole = i64::try_from(whole).ok().filter(|_| whole <= LIMIT)?;
+    Some(if value.is_negative() { -whole } else { whole })
 }
 
 #[derive(Deserialize)]
@@ -390,8 +394,9 @@ struct RawMangopay {
     error_type: LenientText<MAX_SHORT_TEXT_LEN>,
     #[serde(rename = "Id", default)]
     id: LenientText<MAX_SHORT_TEXT_LEN>,
+    /// Present and not a string or container; its value is read from the text afterwards.
     #[serde(rename = "Date", default)]
-    date: Option<f64>,
+    date: Option<json::NumberLike>,
     #[serde(rename = "errors", default)]
     errors: FieldErrors,
 }

@@ -149,7 +149,11 @@ impl TlsConnection {
         loop {
             let room = self.limits.max_incoming.saturating_sub(self.incoming.len());
             let n = room.min(data.len() - taken);
-            self.incoming.extend_from_slice(&data[taken..taken + n]);
+            extend_capped(
+                &mut self.incoming,
+                &data[taken..taken + n],
+                self.limits.max_incoming,
+            );
             taken += n;
             let before = (self.incoming.len(), self.plaintext_in.len());
             self.process()?;
@@ -403,7 +407,9 @@ impl TlsConnection {
                         break;
                     }
                     match traffic.next_record() {
-                        Some(Ok(record)) => plaintext_in.extend_from_slice(record.payload),
+                        Some(Ok(record)) => {
+                            extend_capped(plaintext_in, record.payload, limits.max_plaintext_in)
+                        }
                         Some(Err(e)) => {
                             step = Step::Failed(TlsError::from_rustls(&e));
                             break;
@@ -521,6 +527,18 @@ impl InsufficientSize for EncryptError {
 
 /// Appends what `write` produces to `out`, growing it to the size rustls asks for, never past
 /// `max` bytes in total.
+/// Appends `data` to `buf`, its capacity growing as a `Vec`'s does but never past `cap` (the
+/// buffer's limit, which the caller has checked): plain doubling would reserve up to twice
+/// the limit, 37 KiB for one 18.5 KiB record (measured on a Cortex-M in benches/qemu-live).
+fn extend_capped(buf: &mut Vec<u8>, data: &[u8], cap: usize) {
+    let need = buf.len() + data.len();
+    if need > buf.capacity() {
+        let target = buf.capacity().saturating_mul(2).clamp(need, cap.max(need));
+        buf.reserve_exact(target - buf.len());
+    }
+    buf.extend_from_slice(data);
+}
+
 fn encode_into<E: InsufficientSize>(
     out: &mut Vec<u8>,
     max: usize,

@@ -2,7 +2,8 @@
 //! module that talks to rustls.
 //!
 //! [`TlsConfig`] holds the client identity and the trust anchors ([`Trust`]) for the server's
-//! certificate, with the `rustls-rustcrypto` provider, TLS 1.3 and 1.2 only; the client opens
+//! certificate, with a provider composed from `rustls-rustcrypto`'s parts as the crate's
+//! features choose (`provider.rs`: TLS 1.3, and 1.2 with `tls12`); the client opens
 //! each connection with it, within the buffer bounds of [`TlsLimits`]. Nothing here opens a
 //! socket or reads a clock: the wall-clock time used to check the server's certificate is a
 //! value the host passes in for each connection. This is also the only module that hands key
@@ -31,6 +32,7 @@ use crate::identity::{CaBundle, CertificateInfo, Identity};
 
 pub(crate) mod connection;
 mod error;
+mod provider;
 
 pub use error::{Alert, CertificateProblem, TlsError};
 
@@ -47,11 +49,36 @@ pub struct TlsLimits {
     /// Ciphertext produced but not yet taken by the caller.
     pub max_outgoing: usize,
     /// Decrypted bytes not yet consumed by the caller. When full, decryption pauses (records
-    /// stay queued) until the caller consumes some.
+    /// stay queued) until the caller consumes some. Must hold one record's plaintext (16 KiB)
+    /// or a full-size record is never decrypted.
     pub max_plaintext_in: usize,
     /// Application data waiting to be encrypted (all of it while the handshake runs): the
     /// largest request the client can send. Its ciphertext must also fit `max_outgoing`.
     pub max_plaintext_out: usize,
+}
+
+impl TlsLimits {
+    /// A preset for small devices (tens of KiB of heap): requests up to 4 KiB, 6 KiB of
+    /// ciphertext waiting to be sent. `max_incoming` and `max_plaintext_in` hold one full
+    /// record (16 KiB of plaintext): a server may send records that large, TLS gives the
+    /// client no way to ask for smaller ones, and a record whose plaintext cannot fit is
+    /// never decrypted (the connection stalls until the request times out). Measured with the whole flow on an emulated Cortex-M in `benches/qemu-live`;
+    /// pair it with [`Limits::small`](crate::http::Limits::small).
+    ///
+    /// ```
+    /// use mtls_core::tls::TlsLimits;
+    /// let small = TlsLimits::small();
+    /// assert_eq!(small.max_incoming, TlsLimits::default().max_incoming);
+    /// assert!(small.max_outgoing > small.max_plaintext_out);
+    /// ```
+    pub const fn small() -> Self {
+        TlsLimits {
+            max_incoming: 18 * 1024 + 512,
+            max_outgoing: 6 * 1024,
+            max_plaintext_in: 16 * 1024,
+            max_plaintext_out: 4 * 1024,
+        }
+    }
 }
 
 impl Default for TlsLimits {
@@ -104,12 +131,12 @@ impl TlsConfig {
     }
 
     fn build(identity: Option<&Identity>, trust: Trust) -> Result<TlsConfig, TlsError> {
-        TlsConfig::build_with_provider(identity, trust, Arc::new(rustls_rustcrypto::provider()))
+        TlsConfig::build_with_provider(identity, trust, Arc::new(provider::provider()))
     }
 
     /// [`TlsConfig::build`] with another crypto provider. Only the fuzzers' deterministic
     /// provider (through the hidden door, `internals::dangerous_tls_config_with_provider`)
-    /// comes here with anything but `rustls-rustcrypto`'s.
+    /// comes here with anything but the one composed in `provider.rs`.
     pub(crate) fn build_with_provider(
         identity: Option<&Identity>,
         trust: Trust,
@@ -146,7 +173,7 @@ impl TlsConfig {
             core::time::Duration::ZERO,
         )));
         let mut config = ClientConfig::builder_with_details(provider, unset)
-            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .with_protocol_versions(provider::protocol_versions())
             .map_err(|_| TlsError::Internal)?
             .with_webpki_verifier(verifier)
             .with_client_cert_resolver(Arc::new(RecordingResolver {
@@ -230,7 +257,7 @@ pub fn verify_client_chain(
     }
     let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
         Arc::new(roots),
-        Arc::new(rustls_rustcrypto::provider()),
+        Arc::new(provider::provider()),
     )
     .build()
     .map_err(|_| CertificateProblem::Other)?;
@@ -337,7 +364,6 @@ impl HandshakeSummary {
         ours: Option<&CertifiedKey>,
         server: &[rustls::pki_types::CertificateDer<'_>],
     ) -> HandshakeSummary {
-        use alloc::string::ToString;
         let guard = seen.names.lock();
         let listed = guard.as_deref().unwrap_or(&[]);
         let names: Vec<Option<x509_cert::name::Name>> = listed
@@ -363,7 +389,7 @@ impl HandshakeSummary {
                 .iter()
                 .zip(listed)
                 .map(|(name, der)| match name {
-                    Some(name) => name.to_string(),
+                    Some(name) => crate::identity::name_to_string(name),
                     None => alloc::format!("(unparseable name, {} bytes)", der.len()),
                 })
                 .collect(),

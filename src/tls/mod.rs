@@ -31,6 +31,7 @@ use crate::identity::{CaBundle, CertificateInfo, Identity};
 
 pub(crate) mod connection;
 mod error;
+mod signer;
 
 pub use error::{Alert, CertificateProblem, TlsError};
 
@@ -82,6 +83,9 @@ pub enum Trust {
 pub struct TlsConfig {
     base: Arc<ClientConfig>,
     certified_key: Option<Arc<CertifiedKey>>,
+    /// Whether `base`'s provider is this build's own ([`default_provider`]), which decides
+    /// who signs with the client key ([`signer::choose_signer`]).
+    own_provider: bool,
 }
 
 impl core::fmt::Debug for TlsConfig {
@@ -104,16 +108,26 @@ impl TlsConfig {
     }
 
     fn build(identity: Option<&Identity>, trust: Trust) -> Result<TlsConfig, TlsError> {
-        TlsConfig::build_with_provider(identity, trust, Arc::new(rustls_rustcrypto::provider()))
+        TlsConfig::build_inner(identity, trust, default_provider(), true)
     }
 
-    /// [`TlsConfig::build`] with another crypto provider. Only the fuzzers' deterministic
-    /// provider (through the hidden door, `internals::dangerous_tls_config_with_provider`)
-    /// comes here with anything but `rustls-rustcrypto`'s.
+    /// [`TlsConfig::build`] with another crypto provider, which then also signs with the
+    /// client key. Only the fuzzers' deterministic provider (through the hidden door,
+    /// `internals::dangerous_tls_config_with_provider`) comes here.
+    #[cfg(any(fuzzing, feature = "internals"))]
     pub(crate) fn build_with_provider(
         identity: Option<&Identity>,
         trust: Trust,
         provider: Arc<CryptoProvider>,
+    ) -> Result<TlsConfig, TlsError> {
+        TlsConfig::build_inner(identity, trust, provider, false)
+    }
+
+    fn build_inner(
+        identity: Option<&Identity>,
+        trust: Trust,
+        provider: Arc<CryptoProvider>,
+        own_provider: bool,
     ) -> Result<TlsConfig, TlsError> {
         let mut roots = RootCertStore::empty();
         match trust {
@@ -133,10 +147,7 @@ impl TlsConfig {
                 .map_err(|_| TlsError::InvalidTrustAnchor)?;
         let certified_key = match identity {
             Some(id) => {
-                let signer = provider
-                    .key_provider
-                    .load_private_key(id.key_der().clone_key())
-                    .map_err(|_| TlsError::ClientKeyUnsupported)?;
+                let signer = signer::load_signing_key(id.key_der(), &provider, own_provider)?;
                 Some(Arc::new(CertifiedKey::new(id.chain().to_vec(), signer)))
             }
             None => None,
@@ -157,6 +168,7 @@ impl TlsConfig {
         Ok(TlsConfig {
             base: Arc::new(config),
             certified_key,
+            own_provider,
         })
     }
 
@@ -166,18 +178,18 @@ impl TlsConfig {
     /// # Errors
     /// [`TlsError::ClientKeyUnsupported`] if the provider cannot sign with the new key.
     pub fn with_identity(&self, identity: &Identity) -> Result<TlsConfig, TlsError> {
-        let signer = self
-            .base
-            .crypto_provider()
-            .key_provider
-            .load_private_key(identity.key_der().clone_key())
-            .map_err(|_| TlsError::ClientKeyUnsupported)?;
+        let signer = signer::load_signing_key(
+            identity.key_der(),
+            self.base.crypto_provider(),
+            self.own_provider,
+        )?;
         Ok(TlsConfig {
             base: self.base.clone(),
             certified_key: Some(Arc::new(CertifiedKey::new(
                 identity.chain().to_vec(),
                 signer,
             ))),
+            own_provider: self.own_provider,
         })
     }
 
@@ -230,7 +242,7 @@ pub fn verify_client_chain(
     }
     let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
         Arc::new(roots),
-        Arc::new(rustls_rustcrypto::provider()),
+        default_provider(),
     )
     .build()
     .map_err(|_| CertificateProblem::Other)?;
@@ -245,6 +257,28 @@ pub fn verify_client_chain(
             TlsError::ServerCertificate(problem) => problem,
             _ => CertificateProblem::Other,
         })
+}
+
+/// This build's crypto provider: `rustls-rustcrypto` (pure Rust, `no_std`), or ring with the
+/// `ring` feature (std hosts; several times faster, see the `bench` example). Who signs with
+/// the client key is decided apart, in [`signer`].
+pub(crate) fn default_provider() -> Arc<CryptoProvider> {
+    #[cfg(feature = "ring")]
+    {
+        Arc::new(rustls::crypto::ring::default_provider())
+    }
+    #[cfg(not(feature = "ring"))]
+    {
+        Arc::new(rustls_rustcrypto::provider())
+    }
+}
+
+/// The signer a [`TlsConfig::new`] of this build holds for `identity`'s key.
+#[cfg(any(fuzzing, feature = "internals"))]
+pub(crate) fn client_signing_key(
+    identity: &Identity,
+) -> Result<Arc<dyn rustls::sign::SigningKey>, TlsError> {
+    signer::load_signing_key(identity.key_der(), &default_provider(), true)
 }
 
 /// The wall-clock time a connection was opened with, as rustls asks for it: a handshake

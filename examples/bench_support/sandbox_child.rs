@@ -22,6 +22,8 @@ pub struct Server {
     pub ca_pem: String,
     pub cert_pem: String,
     pub key_pem: String,
+    /// A client certificate from the sandbox's CA for `tests/fixtures/rsa2048-pkcs8.pem`.
+    pub rsa_cert_pem: String,
 }
 
 pub struct Stats {
@@ -38,7 +40,7 @@ impl Server {
         let stdin = child.stdin.take().ok_or("no stdin")?;
         let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
         // The child's first lines: base URL, client id, API key, Basic header, then the
-        // three PEMs, each ended by a line `.`.
+        // four PEMs (CA, P-256 client cert and key, RSA client cert), each ended by a line `.`.
         fn line(stdout: &mut BufReader<ChildStdout>) -> Fallible<String> {
             let mut text = String::new();
             stdout.read_line(&mut text)?;
@@ -65,6 +67,7 @@ impl Server {
         let ca_pem = pem(&mut stdout)?;
         let cert_pem = pem(&mut stdout)?;
         let key_pem = pem(&mut stdout)?;
+        let rsa_cert_pem = pem(&mut stdout)?;
         Ok(Server {
             child,
             stdin,
@@ -76,6 +79,7 @@ impl Server {
             ca_pem,
             cert_pem,
             key_pem,
+            rsa_cert_pem,
         })
     }
 
@@ -115,7 +119,11 @@ pub fn serve() -> Fallible<bool> {
     writeln!(out, "{}", sandbox.client_id())?;
     writeln!(out, "{}", sandbox.api_key())?;
     writeln!(out, "{}", sandbox.basic_authorization())?;
-    for pem in [&sandbox.ca_pem(), &issued.cert_pem, key] {
+    let mut rsa = mtls_sandbox::IssueSpec::client("bench-rsa");
+    rsa.public_key_der =
+        Some(include_bytes!("../../tests/fixtures/rsa2048-pkcs8.spki.der").to_vec());
+    let rsa = sandbox.issue(&rsa)?;
+    for pem in [&sandbox.ca_pem(), &issued.cert_pem, key, &rsa.cert_pem] {
         writeln!(out, "{}\n.", pem.trim_end())?;
     }
     out.flush()?;

@@ -31,9 +31,11 @@ use crate::identity::{CaBundle, CertificateInfo, Identity};
 
 pub(crate) mod connection;
 mod error;
+mod resumption;
 mod signer;
 
 pub use error::{Alert, CertificateProblem, TlsError};
+pub use resumption::SessionStore;
 
 // The client's internals: crate-private here, and public only through the hidden door
 // (`crate::internals`) for the layer tests, the fuzzers and the benches.
@@ -86,6 +88,9 @@ pub struct TlsConfig {
     /// Whether `base`'s provider is this build's own ([`default_provider`]), which decides
     /// who signs with the client key ([`signer::choose_signer`]).
     own_provider: bool,
+    /// The opt-in resumption store ([`TlsConfig::with_resumption`]) and the one resolver
+    /// all its connections share; `None`: every connection is a full handshake.
+    sessions: Option<(SessionStore, Arc<RecordingResolver>)>,
 }
 
 impl core::fmt::Debug for TlsConfig {
@@ -160,15 +165,16 @@ impl TlsConfig {
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|_| TlsError::Internal)?
             .with_webpki_verifier(verifier)
-            .with_client_cert_resolver(Arc::new(RecordingResolver {
-                key: certified_key.clone(),
-                seen: Arc::new(SeenRequest::default()),
-            }));
+            .with_client_cert_resolver(Arc::new(RecordingResolver::own(
+                certified_key.clone(),
+                Arc::new(SeenRequest::default()),
+            )));
         config.resumption = rustls::client::Resumption::disabled();
         Ok(TlsConfig {
             base: Arc::new(config),
             certified_key,
             own_provider,
+            sessions: None,
         })
     }
 
@@ -177,33 +183,89 @@ impl TlsConfig {
     ///
     /// # Errors
     /// [`TlsError::ClientKeyUnsupported`] if the provider cannot sign with the new key.
+    ///
+    /// With resumption on, the new configuration gets a new, empty [`SessionStore`] of the
+    /// same size: a session belongs to the certificate of the handshake that made it, so
+    /// none made with the old identity is resumed with the new one.
     pub fn with_identity(&self, identity: &Identity) -> Result<TlsConfig, TlsError> {
         let signer = signer::load_signing_key(
             identity.key_der(),
             self.base.crypto_provider(),
             self.own_provider,
         )?;
-        Ok(TlsConfig {
+        let rotated = TlsConfig {
             base: self.base.clone(),
             certified_key: Some(Arc::new(CertifiedKey::new(
                 identity.chain().to_vec(),
                 signer,
             ))),
             own_provider: self.own_provider,
+            sessions: None,
+        };
+        Ok(match &self.sessions {
+            Some((store, _)) => rotated.with_resumption(&SessionStore::new(store.max_servers())),
+            None => rotated,
         })
+    }
+
+    /// The same configuration with session resumption on (TLS 1.3 tickets, TLS 1.2 session
+    /// ids and tickets), its sessions kept in `store`: every connection opened with it (and
+    /// with its clones: the connections of one client or pool) takes from and gives to the
+    /// same store. Off unless called; see the module docs for what it trades.
+    ///
+    /// ```no_run
+    /// # fn demo(identity: &mtls_core::identity::Identity, trust: mtls_core::tls::Trust)
+    /// # -> Result<(), mtls_core::tls::TlsError> {
+    /// use mtls_core::tls::{SessionStore, TlsConfig};
+    /// let store = SessionStore::new(4);
+    /// let tls = TlsConfig::new(identity, trust)?.with_resumption(&store);
+    /// assert!(tls.session_store().is_some());
+    /// // ... ClientConfig::with_tls(base_url, auth, tls), then the store fills as it connects.
+    /// # Ok(()) }
+    /// ```
+    pub fn with_resumption(&self, store: &SessionStore) -> TlsConfig {
+        // rustls resumes a session only with the resolver that made it: one for all.
+        let resolver = Arc::new(RecordingResolver::shared(self.certified_key.clone()));
+        TlsConfig {
+            sessions: Some((store.clone(), resolver)),
+            ..self.clone()
+        }
+    }
+
+    /// The resumption store, if [`TlsConfig::with_resumption`] turned resumption on.
+    pub fn session_store(&self) -> Option<&SessionStore> {
+        self.sessions.as_ref().map(|(store, _)| store)
     }
 
     /// The rustls configuration of one connection opened at `now`: this configuration's,
     /// with the clock set to `now` and a client-certificate resolver that records in `seen`
     /// what the server asked for.
-    fn for_connection(&self, now: UnixTime, seen: Arc<SeenRequest>) -> Arc<ClientConfig> {
+    /// With resumption on, also this connection's view of the session store.
+    fn for_connection(
+        &self,
+        now: UnixTime,
+        seen: Arc<SeenRequest>,
+    ) -> (
+        Arc<ClientConfig>,
+        Option<(Arc<resumption::ConnStore>, Arc<RecordingResolver>)>,
+    ) {
         let mut per_conn = (*self.base).clone();
-        per_conn.client_auth_cert_resolver = Arc::new(RecordingResolver {
-            key: self.certified_key.clone(),
-            seen,
-        });
         per_conn.time_provider = Arc::new(FixedClock(now));
-        Arc::new(per_conn)
+        let sessions = match &self.sessions {
+            None => {
+                per_conn.client_auth_cert_resolver =
+                    Arc::new(RecordingResolver::own(self.certified_key.clone(), seen));
+                None
+            }
+            Some((store, resolver)) => {
+                per_conn.client_auth_cert_resolver = resolver.clone();
+                let conn_store = Arc::new(resumption::ConnStore::new(store.shared(), seen));
+                per_conn.resumption = rustls::client::Resumption::store(conn_store.clone())
+                    .tls12_resumption(rustls::client::Tls12Resumption::SessionIdOrTickets);
+                Some((conn_store, resolver.clone()))
+            }
+        };
+        (Arc::new(per_conn), sessions)
     }
 }
 
@@ -293,10 +355,88 @@ impl TimeProvider for FixedClock {
 }
 
 /// Hands rustls the identity and records what the server asked for.
+///
+/// Without resumption each connection has its own, recording into its [`SeenRequest`].
+/// rustls resumes a session only with the resolver object that made it, so with resumption
+/// the connections of one configuration share one, and a connection records through it
+/// only while it holds the handshake turn ([`RecordingResolver::turn`]): its
+/// `process_tls_records` calls while handshaking, during which rustls may ask.
 #[derive(Debug)]
-struct RecordingResolver {
+pub(crate) struct RecordingResolver {
     key: Option<Arc<CertifiedKey>>,
-    seen: Arc<SeenRequest>,
+    seen: SeenSlot,
+}
+
+#[derive(Debug)]
+enum SeenSlot {
+    Own(Arc<SeenRequest>),
+    Shared {
+        /// One handshaking connection at a time processes records.
+        turn: spin::Mutex<()>,
+        /// Where the connection holding the turn records.
+        current: spin::Mutex<Option<Arc<SeenRequest>>>,
+    },
+}
+
+/// A connection's handshake turn on a shared resolver; recording goes to it until dropped.
+pub(crate) struct Turn<'a> {
+    resolver: &'a RecordingResolver,
+    _turn: Option<spin::MutexGuard<'a, ()>>,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        if let SeenSlot::Shared { current, .. } = &self.resolver.seen {
+            *current.lock() = None;
+        }
+    }
+}
+
+impl RecordingResolver {
+    fn own(key: Option<Arc<CertifiedKey>>, seen: Arc<SeenRequest>) -> RecordingResolver {
+        RecordingResolver {
+            key,
+            seen: SeenSlot::Own(seen),
+        }
+    }
+
+    fn shared(key: Option<Arc<CertifiedKey>>) -> RecordingResolver {
+        RecordingResolver {
+            key,
+            seen: SeenSlot::Shared {
+                turn: spin::Mutex::new(()),
+                current: spin::Mutex::new(None),
+            },
+        }
+    }
+
+    /// Takes the handshake turn for `seen` (waits while another connection of the same
+    /// configuration is processing its handshake records: microseconds to one signature).
+    pub(crate) fn turn(&self, seen: &Arc<SeenRequest>) -> Turn<'_> {
+        let guard = match &self.seen {
+            SeenSlot::Own(_) => None,
+            SeenSlot::Shared { turn, current } => {
+                let guard = turn.lock();
+                *current.lock() = Some(seen.clone());
+                Some(guard)
+            }
+        };
+        Turn {
+            resolver: self,
+            _turn: guard,
+        }
+    }
+
+    fn record(&self, names: Vec<Vec<u8>>) {
+        match &self.seen {
+            SeenSlot::Own(seen) => *seen.names.lock() = Some(names),
+            SeenSlot::Shared { current, .. } => {
+                if let Some(seen) = current.lock().as_ref() {
+                    *seen.names.lock() = Some(names);
+                }
+            }
+        }
+    }
 }
 
 /// Most bytes of CA names kept from one CertificateRequest: a server trusting a whole root
@@ -309,11 +449,30 @@ const MAX_RECORDED_NAME_BYTES: usize = 16 * 1024;
 #[derive(Debug, Default)]
 pub(crate) struct SeenRequest {
     names: spin::Mutex<Option<Vec<Vec<u8>>>>,
+    /// The handshake resumed a stored session (made where the server asked for our
+    /// certificate: only such sessions are stored).
+    resumed: core::sync::atomic::AtomicBool,
 }
 
 impl SeenRequest {
+    /// Whether the server asked for our certificate in this handshake.
     pub(crate) fn asked(&self) -> bool {
         self.names.lock().is_some()
+    }
+
+    /// Whether this connection is bound to our certificate: the server asked for it in this
+    /// handshake, or the handshake resumed a session in which it had.
+    pub(crate) fn certificate_bound(&self) -> bool {
+        self.asked() || self.resumed()
+    }
+
+    pub(crate) fn resumed(&self) -> bool {
+        self.resumed.load(core::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_resumed(&self) {
+        self.resumed
+            .store(true, core::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -332,7 +491,7 @@ impl ResolvesClientCert for RecordingResolver {
             })
             .map(|name| name.to_vec())
             .collect();
-        *self.seen.names.lock() = Some(names);
+        self.record(names);
         self.key.clone()
     }
 
@@ -352,6 +511,10 @@ pub struct HandshakeSummary {
     /// not, the certificate was not sent (a server asking only later, after the handshake,
     /// cannot get it: see [`Warning::ClientCertificateNotRequested`](crate::Warning)).
     pub client_cert_requested: bool,
+    /// Whether the handshake resumed a stored session ([`TlsConfig::with_resumption`]): no
+    /// CertificateRequest then, the session is bound to the certificate of the full
+    /// handshake that made it.
+    pub resumed: bool,
     /// The CA names (RFC 4514) the server listed as acceptable issuers of the client
     /// certificate; empty when it listed none (it then takes any issuer it trusts).
     pub acceptable_issuers: Vec<String>,
@@ -393,6 +556,7 @@ impl HandshakeSummary {
         HandshakeSummary {
             version,
             client_cert_requested: guard.is_some(),
+            resumed: seen.resumed(),
             acceptable_issuers: names
                 .iter()
                 .zip(listed)

@@ -53,7 +53,7 @@ use mtls_core::client::Auth;
 use mtls_core::identity::{CaBundle, Identity};
 use mtls_core::internals::TlsConnection;
 use mtls_core::io::std_adapter::{wall_clock_now, StdClient};
-use mtls_core::tls::{TlsConfig, TlsLimits, Trust};
+use mtls_core::tls::{SessionStore, TlsConfig, TlsLimits, Trust};
 use mtls_core::{ApiRequest, ClientConfig};
 use rustls::SignatureScheme;
 
@@ -381,6 +381,17 @@ fn processes(n: usize, gets: usize, mut make: impl FnMut() -> Command) -> Fallib
 
 /// One full handshake of ours over TCP, until our Finished is written.
 fn our_handshake(config: &TlsConfig, target: &Target) -> Fallible<()> {
+    our_handshake_then(config, target, None).map(|_| ())
+}
+
+/// [`our_handshake`], then, with `store`, reading on until the server's new session tickets
+/// are in it (the same extra work for a full and a resumed handshake). Whether it resumed.
+fn our_handshake_then(
+    config: &TlsConfig,
+    target: &Target,
+    store: Option<&SessionStore>,
+) -> Fallible<bool> {
+    let stored_before = store.map_or(0, SessionStore::len);
     let mut sock = TcpStream::connect(target.addr)?;
     sock.set_nodelay(true)?;
     sock.set_read_timeout(Some(Duration::from_secs(10)))?;
@@ -398,8 +409,9 @@ fn our_handshake(config: &TlsConfig, target: &Target) -> Fallible<()> {
             let n = out.len();
             tls.consume_transmit(n);
         }
-        if tls.is_open() {
-            return Ok(());
+        // A resumed handshake takes one ticket: wait until the server replaced it.
+        if tls.is_open() && store.is_none_or(|s| s.len() >= stored_before.max(1)) {
+            return Ok(tls.resumed());
         }
         let n = sock.read(&mut buf)?;
         if n == 0 {
@@ -732,8 +744,43 @@ fn bench() -> Fallible<bool> {
     };
     let handshake_rsa = handshake_ratio(&target.rsa)?;
     let handshake_p256 = handshake_ratio(&target.p256)?;
-    notes.push("resumed_vs_full: session resumption is not built yet".to_string());
-    let resumed: Option<f64> = None;
+    // resumed vs full, ours, client auth, each with the server's new tickets read
+    let resumed = {
+        let key = &target.rsa;
+        let full_store = SessionStore::new(1);
+        let full = TlsConfig::new(&key.identity, trust.clone())?.with_resumption(&full_store);
+        let store = SessionStore::new(1);
+        let resuming = TlsConfig::new(&key.identity, trust.clone())?.with_resumption(&store);
+        our_handshake_then(&resuming, &target, Some(&store))?;
+        let mut f = || {
+            cpu_per(handshakes, || {
+                full_store.clear();
+                match our_handshake_then(&full, &target, Some(&full_store))? {
+                    false => Ok(()),
+                    true => Err("a cleared store resumed".into()),
+                }
+            })
+        };
+        let mut r = || {
+            cpu_per(handshakes, || {
+                match our_handshake_then(&resuming, &target, Some(&store))? {
+                    true => Ok(()),
+                    false => Err("a handshake with a stored ticket did not resume".into()),
+                }
+            })
+        };
+        let m = alternate(rounds, &mut [&mut r, &mut f])?;
+        rows.push(row(
+            format!(
+                "client CPU per handshake, {}: resumed (TLS 1.3 ticket) vs full",
+                key.name
+            ),
+            m[0],
+            Some(m[1]),
+            "ms",
+        ));
+        Some(m[0] / m[1])
+    };
 
     // allocations and peak heap
     let config = |identity: &Identity| -> Fallible<ClientConfig> {

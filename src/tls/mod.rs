@@ -2,19 +2,53 @@
 //! module that talks to rustls.
 //!
 //! [`TlsConfig`] holds the client identity and the trust anchors ([`Trust`]) for the server's
-//! certificate, with the `rustls-rustcrypto` provider, TLS 1.3 and 1.2 only; the client opens
+//! certificate, with this build's crypto provider, TLS 1.3 and 1.2 only; the client opens
 //! each connection with it, within the buffer bounds of [`TlsLimits`]. Nothing here opens a
 //! socket or reads a clock: the wall-clock time used to check the server's certificate is a
 //! value the host passes in for each connection. This is also the only module that hands key
 //! material to the crypto provider.
+//!
+//! # Provider and signer, per build
+//!
+//! | build | provider (key exchange, ciphers, server verification) | signs with the client key |
+//! |---|---|---|
+//! | default (pure Rust, `no_std`) | `rustls-rustcrypto` | RSA: `rsa` 0.10, constant time; P-256/P-384/Ed25519: RustCrypto |
+//! | `ring` feature (std hosts) | ring | ring, every key type |
+//!
+//! In a full mTLS handshake the client's one private-key operation (its CertificateVerify)
+//! is most of its CPU with an RSA key. `rustls-rustcrypto` would sign with `rsa` 0.9, which
+//! carries the timing advisory RUSTSEC-2023-0071 (Marvin): no build of this crate gives it
+//! the key. The `bench` example prints what each signer costs per handshake.
 //!
 //! A failed connection is a [`TlsError`]: an [`Alert`] the server sent (see
 //! [`Alert::is_client_certificate_rejection`]), a [`CertificateProblem`] with the server's
 //! certificate, or a transport end without the server's `close_notify`
 //! ([`TlsError::Truncated`]): a truncated stream is never mistaken for a clean end.
 //!
-//! Session resumption is disabled on purpose: a resumed TLS 1.3 session skips the
-//! CertificateRequest, and every connection of an mTLS client should prove possession of the key.
+//! # Session resumption: off by default, opt-in
+//!
+//! By default every connection is a full handshake in which the server asks for our
+//! certificate and we prove possession of the key. [`TlsConfig::with_resumption`] (or
+//! [`ClientConfig::with_resumption`](crate::ClientConfig::with_resumption)) turns on TLS 1.3
+//! tickets and TLS 1.2 session ids/tickets, kept in a bounded [`SessionStore`] shared by the
+//! connections of that configuration (one client, one pool).
+//!
+//! What it trades: a resumed handshake still does a fresh (EC)DHE key exchange, but skips
+//! the server's certificate chain verification and our CertificateVerify: the server binds
+//! the resumed connection to the certificate it verified in the full handshake that made the
+//! session (nginx with `ssl_verify_client on` shows our subject and `SUCCESS` for it:
+//! `tests/resumption_nginx.rs`), and no new proof of possession of the key is made on it. So:
+//! - a revoked or expired client certificate, or a server certificate that changed, is only
+//!   noticed at the next full handshake (the server's ticket lifetime bounds this; nginx:
+//!   `ssl_session_timeout`, 5 minutes by default);
+//! - whoever can read the store (process memory) can resume as us until the tickets expire:
+//!   the store is a secret as the key is (it is never printed);
+//! - only sessions whose server asked for our certificate are stored, and a new identity
+//!   ([`TlsConfig::with_identity`]) starts with an empty store, so a resumed connection is
+//!   never bound to no certificate or to an old one.
+//!
+//! What it buys: a resumed handshake costs the client a fraction of a full one (no
+//! signature, no chain verification; see `resumed_vs_full` in the `bench` example).
 
 use alloc::string::String;
 use alloc::sync::Arc;

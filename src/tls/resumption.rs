@@ -234,3 +234,49 @@ impl ClientSessionStore for ConnStore {
         found
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(host: &'static str) -> ServerName<'static> {
+        ServerName::try_from(host).unwrap()
+    }
+
+    fn asked() -> Arc<SeenRequest> {
+        let seen = Arc::new(SeenRequest::default());
+        *seen.names.lock() = Some(alloc::vec::Vec::new());
+        seen
+    }
+
+    #[test]
+    fn the_store_is_bounded_by_servers_and_forgets_the_oldest() {
+        let store = SessionStore::new(2);
+        let conn = ConnStore::new(store.shared(), asked());
+        for host in ["a.example", "b.example", "c.example"] {
+            conn.set_kx_hint(name(host), NamedGroup::X25519);
+        }
+        assert_eq!(conn.kx_hint(&name("a.example")), None, "the oldest is forgotten");
+        assert_eq!(conn.kx_hint(&name("c.example")), Some(NamedGroup::X25519));
+        assert_eq!(store.inner.servers.lock().len(), 2);
+        // Hints are not sessions.
+        assert!(store.is_empty());
+        store.clear();
+        assert_eq!(conn.kx_hint(&name("c.example")), None);
+        assert_eq!(SessionStore::new(0).max_servers(), 1);
+    }
+
+    #[test]
+    fn nothing_is_offered_from_an_empty_store_and_a_blocked_connection_drops_its_session() {
+        let store = SessionStore::new(4);
+        let conn = ConnStore::new(store.shared(), Arc::new(SeenRequest::default()));
+        assert!(conn.take_tls13_ticket(&name("a.example")).is_none());
+        assert!(conn.tls12_session(&name("a.example")).is_none());
+        // Not asked, nothing offered: nothing may be stored.
+        assert!(!conn.may_store());
+        let asked_conn = ConnStore::new(store.shared(), asked());
+        assert!(asked_conn.may_store());
+        asked_conn.full_handshake_without_request(&name("a.example"));
+        assert!(!asked_conn.may_store());
+    }
+}

@@ -32,7 +32,6 @@
 
 mod bench_support;
 
-#[allow(dead_code)]
 #[path = "../tests/support/nginx.rs"]
 mod nginx;
 

@@ -279,10 +279,7 @@ impl TlsConfig {
         &self,
         now: UnixTime,
         seen: Arc<SeenRequest>,
-    ) -> (
-        Arc<ClientConfig>,
-        Option<(Arc<resumption::ConnStore>, Arc<RecordingResolver>)>,
-    ) {
+    ) -> (Arc<ClientConfig>, Option<ConnSessions>) {
         let mut per_conn = (*self.base).clone();
         per_conn.time_provider = Arc::new(FixedClock(now));
         let sessions = match &self.sessions {
@@ -354,6 +351,9 @@ pub fn verify_client_chain(
             _ => CertificateProblem::Other,
         })
 }
+
+/// A connection's view of the session store, and the resolver shared for resumption.
+type ConnSessions = (Arc<resumption::ConnStore>, Arc<RecordingResolver>);
 
 /// This build's crypto provider: `rustls-rustcrypto` (pure Rust, `no_std`), or ring with the
 /// `ring` feature (std hosts; several times faster, see the `bench` example). Who signs with

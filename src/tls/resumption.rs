@@ -256,7 +256,11 @@ mod tests {
         for host in ["a.example", "b.example", "c.example"] {
             conn.set_kx_hint(name(host), NamedGroup::X25519);
         }
-        assert_eq!(conn.kx_hint(&name("a.example")), None, "the oldest is forgotten");
+        assert_eq!(
+            conn.kx_hint(&name("a.example")),
+            None,
+            "the oldest is forgotten"
+        );
         assert_eq!(conn.kx_hint(&name("c.example")), Some(NamedGroup::X25519));
         assert_eq!(store.inner.servers.lock().len(), 2);
         // Hints are not sessions.

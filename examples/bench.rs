@@ -7,6 +7,8 @@
 //! (one-shot processes per contender per round, 5), `BENCH_HANDSHAKES` (per round, 20),
 //! `BENCH_CALLERS`/`BENCH_PER_CALLER` (concurrency row, 64/100); `BENCH_NO_FAST=1` skips the
 //! build of the `ring` variant of this example (the `_fast` figures are then `null`).
+//! `BENCH_PROFILE=SECS` measures nothing: it prints the one-shot command lines (ours, curl's)
+//! and keeps the servers up that long, for `perf record`.
 //!
 //! The server: nginx with `ssl_verify_client on` (`tests/support/nginx.rs`) when installed,
 //! else the sandbox in a child process. Either way it runs in another process, so this
@@ -576,9 +578,21 @@ fn bench() -> Fallible<bool> {
     } else {
         "release"
     };
-    let fast = fast_build();
     let target = Target::start()?;
     let me = std::env::current_exe()?;
+    if let Some(secs) = std::env::var("BENCH_PROFILE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        // For `perf record`: the one-shot command lines, the servers up for `secs` seconds.
+        for key in [&target.rsa, &target.p256] {
+            println!("{:?}", ours(&me, "oneshot", &target, key));
+            println!("{:?}", curl(&target, key, 1));
+        }
+        std::thread::sleep(Duration::from_secs(secs));
+        return Ok(true);
+    }
+    let fast = fast_build();
     println!(
         "bench: server {}, {rounds} rounds, {build} build, provider {}",
         target.kind,

@@ -18,7 +18,7 @@
 //! Rows:
 //! - **sign**: CPU per CertificateVerify signature (RSA-PSS-SHA256 / ECDSA-P256-SHA256):
 //!   `rsa` 0.9 (the signer `rustls-rustcrypto` would use), this build's signer (`rsa` 0.10,
-//!   constant time), ring.
+//!   constant time), ring; and per load of the RSA key into a signer (once per process).
 //! - **one-shot**: one process doing handshake + token + GET (ours: this example with
 //!   `oneshot`, the pure-Rust default and, built with `--features ring`, the fast provider)
 //!   vs one `curl` 7.88 process doing handshake + the same GET with the token given (curl
@@ -683,6 +683,29 @@ fn bench() -> Fallible<bool> {
         "sign ECDSA P-256: ring vs RustCrypto p256",
         m[4],
         Some(m[3]),
+        "ms",
+    ));
+    // Loading the key (parse, check, precompute): once per process, part of a one-shot.
+    let mut load_ours = || {
+        cpu_per(10, || {
+            mtls_core::internals::client_signing_key(&target.rsa.identity).map(|_| ())?;
+            Ok(())
+        })
+    };
+    let mut load_ring = || {
+        cpu_per(10, || {
+            let provider = rustls::crypto::ring::default_provider();
+            provider
+                .key_provider
+                .load_private_key(rsa_key.clone_key())?;
+            Ok(())
+        })
+    };
+    let m = alternate(rounds, &mut [&mut load_ours, &mut load_ring])?;
+    rows.push(row(
+        "load the RSA-2048 key: this build's signer vs ring",
+        m[0],
+        Some(m[1]),
         "ms",
     ));
 

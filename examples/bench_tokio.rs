@@ -18,8 +18,9 @@
 //! Run: `cargo run --release --example bench_tokio`. Sizes: `BENCH_TASKS` (64),
 //! `BENCH_PER_TASK` (requests per task per round, 300), `BENCH_ROUNDS` (5).
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
+mod bench_support;
+
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use mtls_core::auth::Credentials;
@@ -30,14 +31,12 @@ use mtls_core::tls::Trust;
 use mtls_core::{ApiRequest, ClientConfig};
 use tokio::task::JoinSet;
 
-/// The longest a child sandbox lives, whatever the parent does.
-const SERVER_LIFETIME: Duration = Duration::from_secs(900);
-
-type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
+use bench_support::sandbox_child::{self, Server};
+use bench_support::{cpu_time, median, size, Fallible};
 
 fn main() -> ExitCode {
     let result = match std::env::args().nth(1).as_deref() {
-        Some("serve") => serve(),
+        Some("serve") => sandbox_child::serve(),
         _ => bench(),
     };
     match result {
@@ -192,18 +191,6 @@ struct Figures {
     cpu_us_per_request: f64,
 }
 
-fn cpu_time() -> Duration {
-    use nix::sys::resource::{getrusage, UsageWho};
-    let to_duration = |t: nix::sys::time::TimeVal| {
-        Duration::from_secs(t.tv_sec().max(0) as u64)
-            + Duration::from_micros(t.tv_usec().max(0) as u64)
-    };
-    // getrusage(RUSAGE_SELF) cannot fail for this process; should it, CPU reads as zero.
-    getrusage(UsageWho::RUSAGE_SELF)
-        .map(|u| to_duration(u.user_time()) + to_duration(u.system_time()))
-        .unwrap_or_default()
-}
-
 async fn measure(contender: &Contender, tasks: usize, per_task: usize) -> (Figures, usize) {
     let requests = (tasks * per_task) as f64;
     let cpu = cpu_time();
@@ -216,18 +203,6 @@ async fn measure(contender: &Contender, tasks: usize, per_task: usize) -> (Figur
         cpu_us_per_request: cpu * 1e6 / requests,
     };
     (figures, failures)
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
-fn size(var: &str, default: usize) -> Fallible<usize> {
-    match std::env::var(var) {
-        Ok(text) => Ok(text.parse().map_err(|_| format!("{var}: not a number"))?),
-        Err(_) => Ok(default),
-    }
 }
 
 fn bench() -> Fallible<bool> {
@@ -297,7 +272,7 @@ fn bench() -> Fallible<bool> {
         "contender", "requests/s", "CPU us/request", "(per round, req/s)", "token requests"
     );
     for (i, contender) in contenders.iter().enumerate() {
-        let tokens = servers[i].token_requests()?;
+        let tokens = servers[i].stats()?.token_requests;
         ok &= tokens == 1;
         let per_round: Vec<String> = results[i]
             .iter()
@@ -331,120 +306,4 @@ fn bench() -> Fallible<bool> {
     drop(contenders);
     runtime.shutdown_timeout(Duration::from_secs(5));
     Ok(ok)
-}
-
-// ---- the sandbox in a child process ---------------------------------------------------
-
-/// A sandbox running in a child process (`bench_tokio serve`), with what a client needs.
-struct Server {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-    base_url: String,
-    client_id: String,
-    api_key: String,
-    basic: String,
-    ca_pem: String,
-    cert_pem: String,
-    key_pem: String,
-}
-
-impl Server {
-    fn start() -> Fallible<Server> {
-        let mut child = Command::new(std::env::current_exe()?)
-            .arg("serve")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let stdin = child.stdin.take().ok_or("no stdin")?;
-        let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
-        // The child's first lines: base URL, client id, API key, Basic header, then the
-        // three PEMs, each ended by a line `.`.
-        fn line(stdout: &mut BufReader<ChildStdout>) -> Fallible<String> {
-            let mut text = String::new();
-            stdout.read_line(&mut text)?;
-            Ok(text.trim_end().to_string())
-        }
-        fn pem(stdout: &mut BufReader<ChildStdout>) -> Fallible<String> {
-            let mut text = String::new();
-            loop {
-                let l = line(stdout)?;
-                if l == "." {
-                    return Ok(text);
-                }
-                if l.is_empty() || text.len() > 64 * 1024 {
-                    return Err("the sandbox process did not describe itself".into());
-                }
-                text.push_str(&l);
-                text.push('\n');
-            }
-        }
-        let base_url = line(&mut stdout)?;
-        let client_id = line(&mut stdout)?;
-        let api_key = line(&mut stdout)?;
-        let basic = line(&mut stdout)?;
-        let ca_pem = pem(&mut stdout)?;
-        let cert_pem = pem(&mut stdout)?;
-        let key_pem = pem(&mut stdout)?;
-        Ok(Server {
-            child,
-            stdin,
-            stdout,
-            base_url,
-            client_id,
-            api_key,
-            basic,
-            ca_pem,
-            cert_pem,
-            key_pem,
-        })
-    }
-
-    fn token_requests(&mut self) -> Fallible<u64> {
-        writeln!(self.stdin, "stats")?;
-        let mut text = String::new();
-        self.stdout.read_line(&mut text)?;
-        Ok(text.trim().parse()?)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = writeln!(self.stdin, "quit");
-        let _ = self.child.wait();
-    }
-}
-
-/// The child: a sandbox, described on stdout, then `stats` answered until `quit` or EOF.
-fn serve() -> Fallible<bool> {
-    std::thread::spawn(|| {
-        std::thread::sleep(SERVER_LIFETIME);
-        std::process::exit(2);
-    });
-    let mut config = mtls_sandbox::SandboxConfig::default();
-    // reqwest may open a few more connections than it has tasks (a new one when none is
-    // back in its pool yet).
-    config.max_connections = 256;
-    let sandbox = mtls_sandbox::Sandbox::start(config)?;
-    let issued = sandbox.issue_client_identity()?;
-    let key = issued.key_pem.as_ref().ok_or("the sandbox issued no key")?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", sandbox.base_url())?;
-    writeln!(out, "{}", sandbox.client_id())?;
-    writeln!(out, "{}", sandbox.api_key())?;
-    writeln!(out, "{}", sandbox.basic_authorization())?;
-    for pem in [&sandbox.ca_pem(), &issued.cert_pem, key] {
-        writeln!(out, "{}\n.", pem.trim_end())?;
-    }
-    out.flush()?;
-    for line in std::io::stdin().lines() {
-        match line?.trim() {
-            "stats" => {
-                writeln!(out, "{}", sandbox.token_requests())?;
-                out.flush()?;
-            }
-            _ => break,
-        }
-    }
-    Ok(true)
 }

@@ -59,6 +59,14 @@ pub mod internals {
         crate::tls::TlsConfig::build_with_provider(Some(identity), trust, provider)
     }
 
+    /// The signer this build gives the identity's private key to (see `tls::signer`), for
+    /// the `bench` example's signing-cost figures.
+    pub fn client_signing_key(
+        identity: &crate::identity::Identity,
+    ) -> Result<alloc::sync::Arc<dyn rustls::sign::SigningKey>, crate::tls::TlsError> {
+        crate::tls::client_signing_key(identity)
+    }
+
     // auth
     pub use crate::auth::cache::{Acquire, CachedTokenExt, FetchTicket, Generation, TokenCacheExt};
     pub use crate::auth::credentials::{

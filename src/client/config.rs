@@ -104,6 +104,22 @@ impl ClientConfig {
         Ok(())
     }
 
+    /// Turns on TLS session resumption for the connections of this configuration (and of
+    /// its clones: one client's, one pool's), kept in `store`: see
+    /// [`TlsConfig::with_resumption`] and the [`tls`](crate::tls) module docs for the
+    /// trade-off. Off unless called.
+    ///
+    /// ```no_run
+    /// # fn demo(config: mtls_core::ClientConfig) {
+    /// let store = mtls_core::tls::SessionStore::new(4);
+    /// let config = config.with_resumption(&store);
+    /// # let _ = config; }
+    /// ```
+    pub fn with_resumption(mut self, store: &crate::tls::SessionStore) -> ClientConfig {
+        self.tls = self.tls.with_resumption(store);
+        self
+    }
+
     /// Takes `template`'s identity (TLS settings and validity) without loading the key
     /// again: how a pool moves each of its connections to one rotated identity.
     #[cfg(feature = "std")]

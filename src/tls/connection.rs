@@ -40,7 +40,9 @@ pub enum TlsEvent {
         /// Negotiated version.
         version: TlsVersion,
         /// False when the server never sent a CertificateRequest: the mTLS factor was not
-        /// used on this connection.
+        /// used on this connection. True also for a resumed session (opt-in, see
+        /// [`TlsConfig::with_resumption`]): only sessions whose server asked for our
+        /// certificate are stored, and the resumed one stays bound to it.
         client_cert_requested: bool,
     },
     /// The server sent close_notify: everything it sent has been received.
@@ -75,6 +77,9 @@ pub struct TlsConnection {
     events: heapless::Deque<TlsEvent, 4>,
     /// What the server's CertificateRequest carried.
     seen: Arc<SeenRequest>,
+    /// With resumption on: this connection's view of the session store, and the name its
+    /// sessions are stored under.
+    sessions: Option<Sessions>,
     /// Our identity, for the handshake summary.
     ours: Option<Arc<CertifiedKey>>,
 }
@@ -90,6 +95,14 @@ impl core::fmt::Debug for TlsConnection {
             .field("error", &self.error)
             .finish_non_exhaustive()
     }
+}
+
+/// A connection's part in opt-in resumption.
+struct Sessions {
+    store: Arc<super::resumption::ConnStore>,
+    /// The name its sessions are stored under.
+    name: ServerName<'static>,
+    resolver: Arc<super::RecordingResolver>,
 }
 
 /// What one `process_tls_records` step asked for, computed while rustls holds its borrows.
@@ -113,7 +126,13 @@ impl TlsConnection {
             .map_err(|_| TlsError::InvalidServerName)?
             .to_owned();
         let seen = Arc::new(SeenRequest::default());
-        let conn = UnbufferedClientConnection::new(config.for_connection(now, seen.clone()), name)
+        let (rustls_config, sessions) = config.for_connection(now, seen.clone());
+        let sessions = sessions.map(|(store, resolver)| Sessions {
+            store,
+            name: name.clone(),
+            resolver,
+        });
+        let conn = UnbufferedClientConnection::new(rustls_config, name)
             .map_err(|e| TlsError::from_rustls(&e))?;
         let mut tls = TlsConnection {
             conn,
@@ -130,6 +149,7 @@ impl TlsConnection {
             error: None,
             events: heapless::Deque::new(),
             seen,
+            sessions,
             ours: config.certified_key.clone(),
         };
         tls.process()?;
@@ -323,7 +343,7 @@ impl TlsConnection {
     /// refused. Said so, because the alert alone sends users to the cipher suites.
     fn explain(&self, error: TlsError) -> TlsError {
         let late_request = self.phase == Phase::Open
-            && !self.seen.asked()
+            && !self.seen.certificate_bound()
             && error == TlsError::AlertReceived(super::Alert::HANDSHAKE_FAILURE);
         if late_request {
             TlsError::CertificateAskedAfterHandshake
@@ -332,9 +352,18 @@ impl TlsConnection {
         }
     }
 
-    /// Whether the server asked for the client certificate during the handshake.
+    /// Whether the connection is bound to our certificate: the server asked for it during
+    /// the handshake, or the handshake resumed a session in which it had (see
+    /// [`TlsConfig::with_resumption`](super::TlsConfig::with_resumption)).
     pub fn client_cert_requested(&self) -> bool {
-        self.seen.asked()
+        self.seen.certificate_bound()
+    }
+
+    /// Whether the handshake resumed a stored session (no certificate exchanged in it).
+    // Read through the hidden door (`internals`) by the tests and the bench.
+    #[cfg_attr(not(any(fuzzing, feature = "internals")), allow(dead_code))]
+    pub fn resumed(&self) -> bool {
+        self.seen.resumed()
     }
 
     fn fail(&mut self, error: TlsError) -> TlsError {
@@ -346,6 +375,14 @@ impl TlsConnection {
     /// turn of the loop consumes input, produces output or changes phase, and the loop stops
     /// after a fixed number of turns regardless.
     fn process(&mut self) -> Result<(), TlsError> {
+        // With resumption, the resolver is shared: hold its turn while handshaking so that
+        // what the server asks is recorded for this connection.
+        let resolver = match &self.sessions {
+            Some(s) if self.phase == Phase::Handshaking => Some(s.resolver.clone()),
+            _ => None,
+        };
+        let seen = self.seen.clone();
+        let _turn = resolver.as_ref().map(|r| r.turn(&seen));
         for _ in 0..256 {
             match self.step() {
                 Step::Continue => continue,
@@ -376,6 +413,7 @@ impl TlsConnection {
             paused,
             events,
             seen,
+            sessions,
             ..
         } = self;
         let mut opened = false;
@@ -473,9 +511,18 @@ impl TlsConnection {
                 _ => TlsVersion::Tls13,
             };
             // The queue holds 4 events and at most 2 are ever pushed; a full queue drops nothing real.
+            if conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
+                seen.set_resumed();
+            } else if !seen.asked() {
+                if let Some(sessions) = sessions {
+                    sessions
+                        .store
+                        .full_handshake_without_request(&sessions.name);
+                }
+            }
             let _ = events.push_back(TlsEvent::HandshakeComplete {
                 version,
-                client_cert_requested: seen.asked(),
+                client_cert_requested: seen.certificate_bound(),
             });
         }
         step

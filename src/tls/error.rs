@@ -260,7 +260,9 @@ impl fmt::Display for TlsError {
             }
             TlsError::InvalidTrustAnchor => f.write_str("a CA certificate cannot be used as a trust anchor"),
             TlsError::ClientKeyUnsupported => f.write_str(
-                "the crypto provider cannot sign with the client key's type (use RSA, P-256, P-384 or Ed25519)",
+                "the crypto provider cannot sign with the client key's type (use RSA, P-256, P-384 \
+                 or Ed25519; in a build without default features, RSA, P-384 and Ed25519 keys \
+                 need the `rsa-client-key`, `p384` and `ed25519` features)",
             ),
             TlsError::Closed => f.write_str("the TLS connection is closed (we sent close_notify)"),
             TlsError::RandomUnavailable => f.write_str(

@@ -9,13 +9,47 @@
 //! value the host passes in for each connection. This is also the only module that hands key
 //! material to the crypto provider.
 //!
+//! # Provider and signer, per build
+//!
+//! | build | provider (key exchange, ciphers, server verification) | signs with the client key |
+//! |---|---|---|
+//! | default (pure Rust, `no_std`) | `rustls-rustcrypto`'s parts, as the features choose (`provider.rs`) | RSA (`rsa-client-key`): `rsa` 0.10, constant time; P-256, P-384 (`p384`), Ed25519 (`ed25519`): RustCrypto |
+//! | `ring` feature (std hosts) | ring | ring, every key type |
+//!
+//! In a full mTLS handshake the client's one private-key operation (its CertificateVerify)
+//! is most of its CPU with an RSA key. `rustls-rustcrypto` would sign with `rsa` 0.9, which
+//! carries the timing advisory RUSTSEC-2023-0071 (Marvin): no build of this crate gives it
+//! the key. The `bench` example prints what each signer costs per handshake.
+//!
 //! A failed connection is a [`TlsError`]: an [`Alert`] the server sent (see
 //! [`Alert::is_client_certificate_rejection`]), a [`CertificateProblem`] with the server's
 //! certificate, or a transport end without the server's `close_notify`
 //! ([`TlsError::Truncated`]): a truncated stream is never mistaken for a clean end.
 //!
-//! Session resumption is disabled on purpose: a resumed TLS 1.3 session skips the
-//! CertificateRequest, and every connection of an mTLS client should prove possession of the key.
+//! # Session resumption: off by default, opt-in
+//!
+//! By default every connection is a full handshake in which the server asks for our
+//! certificate and we prove possession of the key. [`TlsConfig::with_resumption`] (or
+//! [`ClientConfig::with_resumption`](crate::ClientConfig::with_resumption)) turns on TLS 1.3
+//! tickets and TLS 1.2 session ids/tickets, kept in a bounded [`SessionStore`] shared by the
+//! connections of that configuration (one client, one pool).
+//!
+//! What it trades: a resumed handshake still does a fresh (EC)DHE key exchange, but skips
+//! the server's certificate chain verification and our CertificateVerify: the server binds
+//! the resumed connection to the certificate it verified in the full handshake that made the
+//! session (nginx with `ssl_verify_client on` shows our subject and `SUCCESS` for it:
+//! `tests/resumption_nginx.rs`), and no new proof of possession of the key is made on it. So:
+//! - a revoked or expired client certificate, or a server certificate that changed, is only
+//!   noticed at the next full handshake (the server's ticket lifetime bounds this; nginx:
+//!   `ssl_session_timeout`, 5 minutes by default);
+//! - whoever can read the store (process memory) can resume as us until the tickets expire:
+//!   the store is a secret as the key is (it is never printed);
+//! - only sessions whose server asked for our certificate are stored, and a new identity
+//!   ([`TlsConfig::with_identity`]) starts with an empty store, so a resumed connection is
+//!   never bound to no certificate or to an old one.
+//!
+//! What it buys: a resumed handshake costs the client a fraction of a full one (no
+//! signature, no chain verification; see `resumed_vs_full` in the `bench` example).
 
 use alloc::string::String;
 use alloc::sync::Arc;
@@ -32,9 +66,16 @@ use crate::identity::{CaBundle, CertificateInfo, Identity};
 
 pub(crate) mod connection;
 mod error;
+// With `ring`, only its protocol versions are used: ring's provider replaces the composed one.
+#[cfg_attr(feature = "ring", allow(dead_code))]
 mod provider;
+mod resumption;
+#[cfg(feature = "rsa-client-key")]
+mod rsa_signer;
+mod signer;
 
 pub use error::{Alert, CertificateProblem, TlsError};
+pub use resumption::SessionStore;
 
 // The client's internals: crate-private here, and public only through the hidden door
 // (`crate::internals`) for the layer tests, the fuzzers and the benches.
@@ -109,6 +150,12 @@ pub enum Trust {
 pub struct TlsConfig {
     base: Arc<ClientConfig>,
     certified_key: Option<Arc<CertifiedKey>>,
+    /// Whether `base`'s provider is this build's own ([`default_provider`]), which decides
+    /// who signs with the client key ([`signer::choose_signer`]).
+    own_provider: bool,
+    /// The opt-in resumption store ([`TlsConfig::with_resumption`]) and the one resolver
+    /// all its connections share; `None`: every connection is a full handshake.
+    sessions: Option<(SessionStore, Arc<RecordingResolver>)>,
 }
 
 impl core::fmt::Debug for TlsConfig {
@@ -131,16 +178,26 @@ impl TlsConfig {
     }
 
     fn build(identity: Option<&Identity>, trust: Trust) -> Result<TlsConfig, TlsError> {
-        TlsConfig::build_with_provider(identity, trust, Arc::new(provider::provider()))
+        TlsConfig::build_inner(identity, trust, default_provider(), true)
     }
 
-    /// [`TlsConfig::build`] with another crypto provider. Only the fuzzers' deterministic
-    /// provider (through the hidden door, `internals::dangerous_tls_config_with_provider`)
-    /// comes here with anything but the one composed in `provider.rs`.
+    /// [`TlsConfig::build`] with another crypto provider, which then also signs with the
+    /// client key. Only the fuzzers' deterministic provider (through the hidden door,
+    /// `internals::dangerous_tls_config_with_provider`) comes here.
+    #[cfg(any(fuzzing, feature = "internals"))]
     pub(crate) fn build_with_provider(
         identity: Option<&Identity>,
         trust: Trust,
         provider: Arc<CryptoProvider>,
+    ) -> Result<TlsConfig, TlsError> {
+        TlsConfig::build_inner(identity, trust, provider, false)
+    }
+
+    fn build_inner(
+        identity: Option<&Identity>,
+        trust: Trust,
+        provider: Arc<CryptoProvider>,
+        own_provider: bool,
     ) -> Result<TlsConfig, TlsError> {
         let mut roots = RootCertStore::empty();
         match trust {
@@ -160,10 +217,7 @@ impl TlsConfig {
                 .map_err(|_| TlsError::InvalidTrustAnchor)?;
         let certified_key = match identity {
             Some(id) => {
-                let signer = provider
-                    .key_provider
-                    .load_private_key(id.key_der().clone_key())
-                    .map_err(|_| TlsError::ClientKeyUnsupported)?;
+                let signer = signer::load_signing_key(id.key_der(), &provider, own_provider)?;
                 Some(Arc::new(CertifiedKey::new(id.chain().to_vec(), signer)))
             }
             None => None,
@@ -176,14 +230,16 @@ impl TlsConfig {
             .with_protocol_versions(provider::protocol_versions())
             .map_err(|_| TlsError::Internal)?
             .with_webpki_verifier(verifier)
-            .with_client_cert_resolver(Arc::new(RecordingResolver {
-                key: certified_key.clone(),
-                seen: Arc::new(SeenRequest::default()),
-            }));
+            .with_client_cert_resolver(Arc::new(RecordingResolver::own(
+                certified_key.clone(),
+                Arc::new(SeenRequest::default()),
+            )));
         config.resumption = rustls::client::Resumption::disabled();
         Ok(TlsConfig {
             base: Arc::new(config),
             certified_key,
+            own_provider,
+            sessions: None,
         })
     }
 
@@ -192,33 +248,86 @@ impl TlsConfig {
     ///
     /// # Errors
     /// [`TlsError::ClientKeyUnsupported`] if the provider cannot sign with the new key.
+    ///
+    /// With resumption on, the new configuration gets a new, empty [`SessionStore`] of the
+    /// same size: a session belongs to the certificate of the handshake that made it, so
+    /// none made with the old identity is resumed with the new one.
     pub fn with_identity(&self, identity: &Identity) -> Result<TlsConfig, TlsError> {
-        let signer = self
-            .base
-            .crypto_provider()
-            .key_provider
-            .load_private_key(identity.key_der().clone_key())
-            .map_err(|_| TlsError::ClientKeyUnsupported)?;
-        Ok(TlsConfig {
+        let signer = signer::load_signing_key(
+            identity.key_der(),
+            self.base.crypto_provider(),
+            self.own_provider,
+        )?;
+        let rotated = TlsConfig {
             base: self.base.clone(),
             certified_key: Some(Arc::new(CertifiedKey::new(
                 identity.chain().to_vec(),
                 signer,
             ))),
+            own_provider: self.own_provider,
+            sessions: None,
+        };
+        Ok(match &self.sessions {
+            Some((store, _)) => rotated.with_resumption(&SessionStore::new(store.max_servers())),
+            None => rotated,
         })
+    }
+
+    /// The same configuration with session resumption on (TLS 1.3 tickets, TLS 1.2 session
+    /// ids and tickets), its sessions kept in `store`: every connection opened with it (and
+    /// with its clones: the connections of one client or pool) takes from and gives to the
+    /// same store. Off unless called; see the module docs for what it trades.
+    ///
+    /// ```no_run
+    /// # fn demo(identity: &mtls_core::identity::Identity, trust: mtls_core::tls::Trust)
+    /// # -> Result<(), mtls_core::tls::TlsError> {
+    /// use mtls_core::tls::{SessionStore, TlsConfig};
+    /// let store = SessionStore::new(4);
+    /// let tls = TlsConfig::new(identity, trust)?.with_resumption(&store);
+    /// assert!(tls.session_store().is_some());
+    /// // ... ClientConfig::with_tls(base_url, auth, tls), then the store fills as it connects.
+    /// # Ok(()) }
+    /// ```
+    pub fn with_resumption(&self, store: &SessionStore) -> TlsConfig {
+        // rustls resumes a session only with the resolver that made it: one for all.
+        let resolver = Arc::new(RecordingResolver::shared(self.certified_key.clone()));
+        TlsConfig {
+            sessions: Some((store.clone(), resolver)),
+            ..self.clone()
+        }
+    }
+
+    /// The resumption store, if [`TlsConfig::with_resumption`] turned resumption on.
+    pub fn session_store(&self) -> Option<&SessionStore> {
+        self.sessions.as_ref().map(|(store, _)| store)
     }
 
     /// The rustls configuration of one connection opened at `now`: this configuration's,
     /// with the clock set to `now` and a client-certificate resolver that records in `seen`
     /// what the server asked for.
-    fn for_connection(&self, now: UnixTime, seen: Arc<SeenRequest>) -> Arc<ClientConfig> {
+    /// With resumption on, also this connection's view of the session store.
+    fn for_connection(
+        &self,
+        now: UnixTime,
+        seen: Arc<SeenRequest>,
+    ) -> (Arc<ClientConfig>, Option<ConnSessions>) {
         let mut per_conn = (*self.base).clone();
-        per_conn.client_auth_cert_resolver = Arc::new(RecordingResolver {
-            key: self.certified_key.clone(),
-            seen,
-        });
         per_conn.time_provider = Arc::new(FixedClock(now));
-        Arc::new(per_conn)
+        let sessions = match &self.sessions {
+            None => {
+                per_conn.client_auth_cert_resolver =
+                    Arc::new(RecordingResolver::own(self.certified_key.clone(), seen));
+                None
+            }
+            Some((store, resolver)) => {
+                per_conn.client_auth_cert_resolver = resolver.clone();
+                let conn_store = Arc::new(resumption::ConnStore::new(store.shared(), seen));
+                per_conn.resumption = rustls::client::Resumption::store(conn_store.clone())
+                    .tls12_resumption(rustls::client::Tls12Resumption::SessionIdOrTickets);
+                Some((conn_store, resolver.clone()))
+            }
+        };
+        (Arc::new(per_conn), sessions)
     }
 }
 
@@ -257,7 +366,7 @@ pub fn verify_client_chain(
     }
     let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
         Arc::new(roots),
-        Arc::new(provider::provider()),
+        default_provider(),
     )
     .build()
     .map_err(|_| CertificateProblem::Other)?;
@@ -274,6 +383,32 @@ pub fn verify_client_chain(
         })
 }
 
+/// A connection's view of the session store, and the resolver shared for resumption.
+type ConnSessions = (Arc<resumption::ConnStore>, Arc<RecordingResolver>);
+
+/// This build's crypto provider: composed from `rustls-rustcrypto`'s parts as the crate's
+/// features choose (pure Rust, `no_std`; `provider.rs`), or ring with the `ring` feature
+/// (std hosts; several times faster, see the `bench` example). Who signs with
+/// the client key is decided apart, in [`signer`].
+pub(crate) fn default_provider() -> Arc<CryptoProvider> {
+    #[cfg(feature = "ring")]
+    {
+        Arc::new(rustls::crypto::ring::default_provider())
+    }
+    #[cfg(not(feature = "ring"))]
+    {
+        Arc::new(provider::provider())
+    }
+}
+
+/// The signer a [`TlsConfig::new`] of this build holds for `identity`'s key.
+#[cfg(any(fuzzing, feature = "internals"))]
+pub(crate) fn client_signing_key(
+    identity: &Identity,
+) -> Result<Arc<dyn rustls::sign::SigningKey>, TlsError> {
+    signer::load_signing_key(identity.key_der(), &default_provider(), true)
+}
+
 /// The wall-clock time a connection was opened with, as rustls asks for it: a handshake
 /// takes seconds at most, so one reading serves the whole verification.
 #[derive(Debug)]
@@ -286,10 +421,88 @@ impl TimeProvider for FixedClock {
 }
 
 /// Hands rustls the identity and records what the server asked for.
+///
+/// Without resumption each connection has its own, recording into its [`SeenRequest`].
+/// rustls resumes a session only with the resolver object that made it, so with resumption
+/// the connections of one configuration share one, and a connection records through it
+/// only while it holds the handshake turn ([`RecordingResolver::turn`]): its
+/// `process_tls_records` calls while handshaking, during which rustls may ask.
 #[derive(Debug)]
-struct RecordingResolver {
+pub(crate) struct RecordingResolver {
     key: Option<Arc<CertifiedKey>>,
-    seen: Arc<SeenRequest>,
+    seen: SeenSlot,
+}
+
+#[derive(Debug)]
+enum SeenSlot {
+    Own(Arc<SeenRequest>),
+    Shared {
+        /// One handshaking connection at a time processes records.
+        turn: spin::Mutex<()>,
+        /// Where the connection holding the turn records.
+        current: spin::Mutex<Option<Arc<SeenRequest>>>,
+    },
+}
+
+/// A connection's handshake turn on a shared resolver; recording goes to it until dropped.
+pub(crate) struct Turn<'a> {
+    resolver: &'a RecordingResolver,
+    _turn: Option<spin::MutexGuard<'a, ()>>,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        if let SeenSlot::Shared { current, .. } = &self.resolver.seen {
+            *current.lock() = None;
+        }
+    }
+}
+
+impl RecordingResolver {
+    fn own(key: Option<Arc<CertifiedKey>>, seen: Arc<SeenRequest>) -> RecordingResolver {
+        RecordingResolver {
+            key,
+            seen: SeenSlot::Own(seen),
+        }
+    }
+
+    fn shared(key: Option<Arc<CertifiedKey>>) -> RecordingResolver {
+        RecordingResolver {
+            key,
+            seen: SeenSlot::Shared {
+                turn: spin::Mutex::new(()),
+                current: spin::Mutex::new(None),
+            },
+        }
+    }
+
+    /// Takes the handshake turn for `seen` (waits while another connection of the same
+    /// configuration is processing its handshake records: microseconds to one signature).
+    pub(crate) fn turn(&self, seen: &Arc<SeenRequest>) -> Turn<'_> {
+        let guard = match &self.seen {
+            SeenSlot::Own(_) => None,
+            SeenSlot::Shared { turn, current } => {
+                let guard = turn.lock();
+                *current.lock() = Some(seen.clone());
+                Some(guard)
+            }
+        };
+        Turn {
+            resolver: self,
+            _turn: guard,
+        }
+    }
+
+    fn record(&self, names: Vec<Vec<u8>>) {
+        match &self.seen {
+            SeenSlot::Own(seen) => *seen.names.lock() = Some(names),
+            SeenSlot::Shared { current, .. } => {
+                if let Some(seen) = current.lock().as_ref() {
+                    *seen.names.lock() = Some(names);
+                }
+            }
+        }
+    }
 }
 
 /// Most bytes of CA names kept from one CertificateRequest: a server trusting a whole root
@@ -302,11 +515,30 @@ const MAX_RECORDED_NAME_BYTES: usize = 16 * 1024;
 #[derive(Debug, Default)]
 pub(crate) struct SeenRequest {
     names: spin::Mutex<Option<Vec<Vec<u8>>>>,
+    /// The handshake resumed a stored session (made where the server asked for our
+    /// certificate: only such sessions are stored).
+    resumed: core::sync::atomic::AtomicBool,
 }
 
 impl SeenRequest {
+    /// Whether the server asked for our certificate in this handshake.
     pub(crate) fn asked(&self) -> bool {
         self.names.lock().is_some()
+    }
+
+    /// Whether this connection is bound to our certificate: the server asked for it in this
+    /// handshake, or the handshake resumed a session in which it had.
+    pub(crate) fn certificate_bound(&self) -> bool {
+        self.asked() || self.resumed()
+    }
+
+    pub(crate) fn resumed(&self) -> bool {
+        self.resumed.load(core::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_resumed(&self) {
+        self.resumed
+            .store(true, core::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -325,7 +557,7 @@ impl ResolvesClientCert for RecordingResolver {
             })
             .map(|name| name.to_vec())
             .collect();
-        *self.seen.names.lock() = Some(names);
+        self.record(names);
         self.key.clone()
     }
 
@@ -345,6 +577,10 @@ pub struct HandshakeSummary {
     /// not, the certificate was not sent (a server asking only later, after the handshake,
     /// cannot get it: see [`Warning::ClientCertificateNotRequested`](crate::Warning)).
     pub client_cert_requested: bool,
+    /// Whether the handshake resumed a stored session ([`TlsConfig::with_resumption`]): no
+    /// CertificateRequest then, the session is bound to the certificate of the full
+    /// handshake that made it.
+    pub resumed: bool,
     /// The CA names (RFC 4514) the server listed as acceptable issuers of the client
     /// certificate; empty when it listed none (it then takes any issuer it trusts).
     pub acceptable_issuers: Vec<String>,
@@ -385,6 +621,7 @@ impl HandshakeSummary {
         HandshakeSummary {
             version,
             client_cert_requested: guard.is_some(),
+            resumed: seen.resumed(),
             acceptable_issuers: names
                 .iter()
                 .zip(listed)

@@ -198,10 +198,6 @@ fn signing_key(der: &PrivateKeyDer<'_>) -> Result<Arc<dyn SigningKey>, rustls::E
     if let Ok(key) = sign::ecdsa::EcdsaSigningKeyP384::try_from(der) {
         return Ok(Arc::new(key));
     }
-    #[cfg(feature = "rsa-client-key")]
-    if let Some(key) = rsa_signing_key(der) {
-        return Ok(key);
-    }
     #[cfg(feature = "ed25519")]
     if let Ok(key) = sign::eddsa::Ed25519SigningKey::try_from(der) {
         return Ok(Arc::new(key));
@@ -209,14 +205,6 @@ fn signing_key(der: &PrivateKeyDer<'_>) -> Result<Arc<dyn SigningKey>, rustls::E
     Err(rustls::Error::General(alloc::string::String::from(
         "client key type not enabled",
     )))
-}
-
-/// The RSA client signer (feature `rsa-client-key`).
-#[cfg(feature = "rsa-client-key")]
-fn rsa_signing_key(der: &PrivateKeyDer<'_>) -> Option<Arc<dyn SigningKey>> {
-    rustls_rustcrypto::sign::rsa::RsaSigningKey::try_from(der)
-        .ok()
-        .map(|key| Arc::new(key) as Arc<dyn SigningKey>)
 }
 
 // --- server signatures --------------------------------------------------------------------
@@ -356,13 +344,13 @@ macro_rules! rsa_verifier {
                 message: &[u8],
                 signature: &[u8],
             ) -> Result<(), InvalidSignature> {
-                use rsa::pkcs1::DecodeRsaPublicKey as _;
+                use rsa_verify::pkcs1::DecodeRsaPublicKey as _;
                 use signature::Verifier as _;
-                let key =
-                    rsa::RsaPublicKey::from_pkcs1_der(public_key).map_err(|_| InvalidSignature)?;
-                let signature =
-                    rsa::$scheme::Signature::try_from(signature).map_err(|_| InvalidSignature)?;
-                rsa::$scheme::VerifyingKey::<$hash>::new(key)
+                let key = rsa_verify::RsaPublicKey::from_pkcs1_der(public_key)
+                    .map_err(|_| InvalidSignature)?;
+                let signature = rsa_verify::$scheme::Signature::try_from(signature)
+                    .map_err(|_| InvalidSignature)?;
+                rsa_verify::$scheme::VerifyingKey::<$hash>::new(key)
                     .verify(message, &signature)
                     .map_err(|_| InvalidSignature)
             }

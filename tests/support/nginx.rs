@@ -71,8 +71,9 @@
 //! # Access log
 //!
 //! One line per request:
-//! `METHOD URI STATUS "SSL_CLIENT_S_DN" SSL_CLIENT_VERIFY conn=N req=M proto=TLSv1.3`,
-//! e.g. `GET /v2.01/cid/users/42 200 "CN=client" SUCCESS conn=3 req=2 proto=TLSv1.3`.
+//! `METHOD URI STATUS "SSL_CLIENT_S_DN" SSL_CLIENT_VERIFY conn=N req=M proto=TLSv1.3 reused=R`,
+//! e.g. `GET /v2.01/cid/users/42 200 "CN=client" SUCCESS conn=3 req=2 proto=TLSv1.3 reused=.`
+//! (`reused` is `$ssl_session_reused`: `r` on a resumed TLS session, `.` on a full handshake).
 //! `conn` is nginx's connection serial number and `req` the request's number on that
 //! connection, so keep-alive reuse shows as the same `conn` with growing `req` (`conn=1` is
 //! `start`'s readiness probe, which sends no request: the first logged one is `conn=2` or
@@ -291,7 +292,7 @@ http {{
     uwsgi_temp_path {d}/uwsgi_temp;
     scgi_temp_path {d}/scgi_temp;
 
-    log_format mtls '$request_method $request_uri $status "$ssl_client_s_dn" $ssl_client_verify conn=$connection req=$connection_requests proto=$ssl_protocol';
+    log_format mtls '$request_method $request_uri $status "$ssl_client_s_dn" $ssl_client_verify conn=$connection req=$connection_requests proto=$ssl_protocol reused=$ssl_session_reused';
     access_log {d}/access.log mtls;
 
     # No extension-based types: every answer below is JSON.
@@ -333,6 +334,9 @@ http {{
         ssl_client_certificate {d}/ca.pem;
         ssl_verify_client on;
         ssl_verify_depth 3;
+        # TLS 1.3 tickets are on by default; this also keeps TLS 1.2 session ids. A client
+        # resumes only if it opts in (tests/resumption_nginx.rs).
+        ssl_session_cache shared:mtls:1m;
 
         add_header X-RateLimit "1, 2, 3, 4" always;
         add_header X-RateLimit-Remaining "2299, 2298, 2297, 2296" always;

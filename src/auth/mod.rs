@@ -67,16 +67,21 @@
 pub(crate) mod cache;
 pub(crate) mod credentials;
 pub(crate) mod policy;
+pub(crate) mod store;
 pub(crate) mod token;
 
 pub use cache::{CachePolicy, CachedToken, ExportedToken, TokenCache};
 pub use credentials::Credentials;
 pub use policy::{IdempotencyKey, IdempotencyKeyError, RetryPolicy};
+pub use store::{
+    Lease, MemoryStore, StoreError, StoreOptions, StoreSnapshot, StoreVersion, TokenStore,
+};
 pub use token::{AccessToken, OAuthError, DEFAULT_TOKEN_PATH};
 
 pub(crate) use cache::{Acquire, FetchTicket, Generation};
 pub(crate) use credentials::TokenRequest;
 pub(crate) use policy::{AuthDecision, IDEMPOTENCY_KEY_HEADER};
+pub(crate) use store::StoreNotice;
 pub(crate) use token::{
     parse_token_response, MAX_EXPIRES_IN_SECS, MAX_TOKEN_LEN, MAX_TOKEN_RESPONSE_LEN,
 };

@@ -12,6 +12,11 @@
 //!   transparent reconnects and a token cache kept across them.
 //! - [`Pool`] (feature `std`): a cloneable, `Send + Sync` pool of such connections for
 //!   servers, up to a maximum, sharing one token cache.
+//! - [`file_store::FileStore`] (feature `std`): a token store
+//!   ([`TokenCache::with_store`](crate::auth::TokenCache::with_store)) for the processes of
+//!   one machine. Sessions (`StdClient`, `Pool`, the WASI component) consult a cache's store
+//!   between reads; the tokio hosts and hand-written event loops do not, and a store-backed
+//!   cache given to them works as a private one.
 //! - [`async_io`] (feature `async`): the async [`async_io::drive`] and [`AsyncSession`] over
 //!   any `embedded_io_async::{Read, Write}` stream, runtime-agnostic and `no_std`; the host
 //!   supplies a [`Timer`] (a clock that can wait) and an [`AsyncConnector`].
@@ -27,6 +32,8 @@ use crate::time::Instant;
 
 #[cfg(feature = "async")]
 pub mod async_io;
+#[cfg(feature = "std")]
+pub mod file_store;
 #[cfg(feature = "std")]
 pub mod pool;
 pub mod session;

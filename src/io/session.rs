@@ -7,7 +7,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use crate::client::{ApiRequest, Client, ClientConfig, Event, Failure, FailureKind, RequestId};
+use crate::auth::StoreNotice;
+use crate::client::{
+    ApiRequest, Client, ClientConfig, Event, Failure, FailureKind, RequestId, Warning,
+};
 use crate::error::Error;
 use crate::http::Response;
 use crate::io::{drive, Clock};
@@ -33,6 +36,13 @@ pub trait Connector {
 
     /// The wall-clock time, for checking the server's certificate on each connection.
     fn wall_clock(&self) -> UnixTime;
+
+    /// The wall-clock time since the Unix epoch, as precise as the host has it, for token
+    /// stores ([`TokenStore`](crate::auth::TokenStore)) shared with other processes. The
+    /// default is [`Connector::wall_clock`], to the second.
+    fn wall_time(&self) -> Duration {
+        Duration::from_secs(self.wall_clock().as_secs())
+    }
 
     /// Whether an idle, kept-alive transport is already unusable: the server closed it or
     /// sent something unasked while idle. Checked, without blocking, before a new request
@@ -341,6 +351,33 @@ where
     pub fn request_each(
         &mut self,
         requests: impl IntoIterator<Item = ApiRequest>,
+        on_outcome: impl FnMut(usize, Outcome),
+    ) {
+        self.sync_store(true);
+        self.request_each_inner(requests, on_outcome);
+        self.sync_store(false);
+    }
+
+    /// Brings the token cache and its store in step, when the cache has one (see
+    /// [`TokenCache::with_store`](crate::auth::TokenCache::with_store)).
+    fn sync_store(&mut self, start: bool) {
+        let cache = &self.client.config().token_cache;
+        if let Some(link) = cache.store_link() {
+            let mut found = Vec::new();
+            link.sync(
+                cache,
+                self.clock.now(),
+                self.connector.wall_time(),
+                start,
+                &mut found,
+            );
+            store_notices(found, &mut self.notices);
+        }
+    }
+
+    fn request_each_inner(
+        &mut self,
+        requests: impl IntoIterator<Item = ApiRequest>,
         mut on_outcome: impl FnMut(usize, Outcome),
     ) {
         if let Some(transport) = self.transport.as_mut() {
@@ -403,14 +440,26 @@ where
             };
             let connector = &mut self.connector;
             let notices = &mut self.notices;
+            // A clone of the handle (one `Arc`): the client is lent to `drive`.
+            let cache = self.client.config().token_cache.clone();
+            let clock = &self.clock;
+            let mut found = Vec::new();
             let status = drive(
                 &mut self.client,
                 transport,
-                &self.clock,
+                clock,
                 100_000,
-                &mut |t, left| connector.bound_read(t, left),
+                &mut |t, left| {
+                    // Between reads: while a request waits for a token another process is
+                    // fetching, this is where it arrives from the store.
+                    if let Some(link) = cache.store_link() {
+                        link.sync(&cache, clock.now(), connector.wall_time(), true, &mut found);
+                    }
+                    connector.bound_read(t, left)
+                },
                 &mut |event| batch.sort(event, notices, &mut on_outcome),
             );
+            store_notices(found, notices);
             idle_turns = 0;
             if !self.client.is_connected() {
                 self.transport = None;
@@ -454,6 +503,15 @@ where
                 batch.transport = Some(detail(&e));
                 self.client.transport_failed();
             }
+        }
+    }
+}
+
+/// The store's findings the host should hear of, as notices.
+pub(crate) fn store_notices(found: Vec<StoreNotice>, notices: &mut Vec<Event>) {
+    for notice in found {
+        if let StoreNotice::Unavailable(e) = notice {
+            notices.push(Event::Warning(Warning::TokenStoreUnavailable(e)));
         }
     }
 }

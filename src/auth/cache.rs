@@ -54,11 +54,6 @@ impl CachePolicy {
         response.expires_in.unwrap_or(self.default_lifetime)
     }
 
-    /// The refresh margin (see [`CachePolicy::with_refresh_margin`]).
-    pub(crate) const fn refresh_margin(&self) -> Duration {
-        self.refresh_margin
-    }
-
     /// How long before expiry a token is refreshed.
     pub const fn with_refresh_margin(mut self, margin: Duration) -> CachePolicy {
         self.refresh_margin = margin;

@@ -492,8 +492,12 @@ impl StoreLink {
         Ok(())
     }
 
-    /// Imports the store's token when it is usable (not within the refresh margin, not the
-    /// one a `401` rejected): `None` then; otherwise the version seen, with no usable token.
+    /// Imports the store's token when it is another than the one this cache has (or had:
+    /// the one it wants to refresh, or a `401` rejected), so newer: `None` then; otherwise
+    /// the version seen, with no usable token.
+    ///
+    /// The same version is never taken twice: a token due for refresh is refreshed (under
+    /// the lease), not re-imported with its short remaining lifetime again and again.
     fn take_stored(
         &self,
         link: &mut LinkState,
@@ -504,9 +508,7 @@ impl StoreLink {
     ) -> Result<Option<StoreVersion>, StoreError> {
         let snapshot = self.store.load(wall)?;
         if let Some(token) = &snapshot.token {
-            let rejected = link.synced.is_some_and(|(_, v)| v == snapshot.version);
-            let usable = token.remaining() > cache.policy().refresh_margin();
-            if usable && !rejected {
+            if link.synced.map(|(_, v)| v) != Some(snapshot.version) {
                 // INVARIANT: `load` returns only unexpired tokens within a year, which is
                 // what `import` accepts; should a store break that, fetch instead.
                 if let Ok(imported) = cache.import(token, now) {

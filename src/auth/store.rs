@@ -529,8 +529,9 @@ fn holder_id() -> u64 {
     // and a counter still differ between the caches of one process; processes then risk
     // sharing an id, which only makes the lease shared between them.
     if getrandom::getrandom(&mut bytes).is_err() {
-        static NEXT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
-        let n = NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        // `usize`: 32-bit microcontrollers have no 64-bit atomics.
+        static NEXT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(1);
+        let n = NEXT.fetch_add(1, core::sync::atomic::Ordering::Relaxed) as u64;
         let here = &bytes as *const _ as usize as u64;
         return n ^ here.rotate_left(17);
     }

@@ -17,6 +17,7 @@
 //!   one machine. Sessions (`StdClient`, `Pool`, the WASI component) consult a cache's store
 //!   between reads; the tokio hosts and hand-written event loops do not, and a store-backed
 //!   cache given to them works as a private one.
+//! - [`redis_store::RedisStore`] (feature `redis`): the same for a fleet of machines.
 //! - [`async_io`] (feature `async`): the async [`async_io::drive`] and [`AsyncSession`] over
 //!   any `embedded_io_async::{Read, Write}` stream, runtime-agnostic and `no_std`; the host
 //!   supplies a [`Timer`] (a clock that can wait) and an [`AsyncConnector`].
@@ -36,6 +37,8 @@ pub mod async_io;
 pub mod file_store;
 #[cfg(feature = "std")]
 pub mod pool;
+#[cfg(feature = "redis")]
+pub mod redis_store;
 pub mod session;
 #[cfg(feature = "std")]
 pub mod std_adapter;

@@ -105,6 +105,7 @@ pub struct ChildReport {
     pub ok: usize,
     pub failed: usize,
     pub fetched: usize,
+    pub rejected: usize,
     pub store_warnings: usize,
 }
 
@@ -139,6 +140,7 @@ pub fn collect(children: Vec<Child>) -> Vec<ChildReport> {
                     "ok" => report.ok = v,
                     "failed" => report.failed = v,
                     "fetched" => report.fetched = v,
+                    "rejected" => report.rejected = v,
                     "store_warnings" => report.store_warnings = v,
                     _ => panic!("unknown field {k}"),
                 }
@@ -189,6 +191,18 @@ pub fn child_main(make_cache: impl FnOnce(&str) -> mtls_core::auth::TokenCache) 
                 report.failed += 1
             }
         }
+        if i == 0 {
+            if let Ok(dir) = std::env::var("MTLS_FLEET_BARRIER") {
+                // Tell the parent the first request is done; wait for its word to go on.
+                let dir = std::path::Path::new(&dir);
+                std::fs::write(dir.join(format!("ready-{index}")), b"").unwrap();
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while !dir.join("go").exists() {
+                    assert!(Instant::now() < deadline, "no go from the parent");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
         if let Ok(pause) = std::env::var("MTLS_FLEET_PAUSE_MS") {
             std::thread::sleep(Duration::from_millis(pause.parse().unwrap()));
         }
@@ -196,13 +210,27 @@ pub fn child_main(make_cache: impl FnOnce(&str) -> mtls_core::auth::TokenCache) 
     for notice in client.take_notices() {
         match notice {
             Event::TokenFetched { .. } => report.fetched += 1,
+            Event::TokenRejected(_) => report.rejected += 1,
             Event::Warning(Warning::TokenStoreUnavailable(_)) => report.store_warnings += 1,
             _ => {}
         }
     }
     println!(
-        "fleet-report ok={} failed={} fetched={} store_warnings={}",
-        report.ok, report.failed, report.fetched, report.store_warnings
+        "fleet-report ok={} failed={} fetched={} rejected={} store_warnings={}",
+        report.ok, report.failed, report.fetched, report.rejected, report.store_warnings
     );
     true
+}
+
+/// Waits (bounded) until every one of `n` children has written its `ready-i` file in `dir`,
+/// runs `between`, then lets them go on.
+#[allow(dead_code)] // tests/redis_store.rs only
+pub fn barrier(dir: &std::path::Path, n: usize, between: impl FnOnce()) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while (0..n).any(|i| !dir.join(format!("ready-{i}")).exists()) {
+        assert!(Instant::now() < deadline, "children did not get ready");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    between();
+    std::fs::write(dir.join("go"), b"").unwrap();
 }

@@ -46,6 +46,7 @@ pub mod std_adapter;
 pub mod tokio_adapter;
 #[cfg(feature = "tokio")]
 mod tokio_pool;
+mod trace;
 
 #[cfg(feature = "async")]
 pub use async_io::{AsyncConnector, AsyncSession, Timer};

@@ -241,7 +241,10 @@ where
                 &mut |t, left| connector.bound_read(t, left),
                 &mut |event| match event {
                     Event::ConnectionClosed { error } => closed = error,
-                    other => notices.push(other),
+                    other => {
+                        crate::io::trace::event(&other);
+                        notices.push(other)
+                    }
                 },
             );
             if let Err(e) = status {
@@ -353,6 +356,7 @@ where
         requests: impl IntoIterator<Item = ApiRequest>,
         on_outcome: impl FnMut(usize, Outcome),
     ) {
+        let _span = crate::io::trace::span(self.client.config().host()).entered();
         self.sync_store(true);
         self.request_each_inner(requests, on_outcome);
         self.sync_store(false);
@@ -371,6 +375,7 @@ where
                 start,
                 &mut found,
             );
+            found.iter().for_each(crate::io::trace::store);
             store_notices(found, &mut self.notices);
         }
     }
@@ -380,6 +385,10 @@ where
         requests: impl IntoIterator<Item = ApiRequest>,
         mut on_outcome: impl FnMut(usize, Outcome),
     ) {
+        let mut on_outcome = |index, outcome: Outcome| {
+            crate::io::trace::outcome(index, &outcome);
+            on_outcome(index, outcome);
+        };
         if let Some(transport) = self.transport.as_mut() {
             if self.connector.is_stale(transport) {
                 self.client.discard_connection();
@@ -453,7 +462,9 @@ where
                     // Between reads: while a request waits for a token another process is
                     // fetching, this is where it arrives from the store.
                     if let Some(link) = cache.store_link() {
+                        let from = found.len();
                         link.sync(&cache, clock.now(), connector.wall_time(), true, &mut found);
+                        found[from..].iter().for_each(crate::io::trace::store);
                     }
                     connector.bound_read(t, left)
                 },
@@ -486,6 +497,7 @@ where
     /// Opens a transport for the client, or tells it the transport could not be opened.
     fn open_transport(&mut self, batch: &mut Batch) {
         let config = self.client.config();
+        crate::io::trace::connecting(config.host(), config.port());
         match self.connector.connect(config.host(), config.port()) {
             Ok(transport) => {
                 let wall_clock = self.connector.wall_clock();
@@ -500,14 +512,17 @@ where
                 }
             }
             Err(e) => {
-                batch.transport = Some(detail(&e));
+                let detail = detail(&e);
+                let config = self.client.config();
+                crate::io::trace::connect_failed(config.host(), config.port(), &detail);
+                batch.transport = Some(detail);
                 self.client.transport_failed();
             }
         }
     }
 }
 
-/// The store's findings the host should hear of, as notices.
+/// The store's findings the host should hear of, as notices (they are traced where found).
 pub(crate) fn store_notices(found: Vec<StoreNotice>, notices: &mut Vec<Event>) {
     for notice in found {
         if let StoreNotice::Unavailable(e) = notice {
@@ -561,6 +576,13 @@ impl Batch {
         notices: &mut Vec<Event>,
         on_outcome: &mut impl FnMut(usize, Outcome),
     ) {
+        match &event {
+            Event::TokenRejected(id) => {
+                let index = self.in_client.iter().find(|(rid, _)| rid == id);
+                crate::io::trace::token_rejected(index.map(|(_, i)| *i));
+            }
+            other => crate::io::trace::event(other),
+        }
         let (id, outcome) = match event {
             Event::Response(id, response) => (id, Ok(response)),
             Event::Failed(id, failure) => {

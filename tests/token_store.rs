@@ -149,6 +149,29 @@ mod token_store {
         assert_eq!(sandbox.token_requests(), 1);
     }
 
+    #[test]
+    fn token_store_backed_cache_in_a_tokio_client_works_as_a_private_one() {
+        // The tokio hosts do not consult stores (a store call blocks): the cache must not
+        // wait for a host that never comes.
+        let sandbox = sandbox();
+        let target = Target::of(&sandbox);
+        let store = Arc::new(MemoryStore::new());
+        let mut config = target.config();
+        config.token_cache = stored_cache(store.clone());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let path = format!("/v2.01/{}/users/1", sandbox.client_id());
+        let status = runtime.block_on(async {
+            let mut client = mtls_core::io::TokioClient::new(config);
+            client.request(ApiRequest::get(&path)).await.unwrap().status
+        });
+        assert_eq!(status, 200);
+        assert_eq!(sandbox.token_requests(), 1);
+        assert_eq!(store.load(wall()).unwrap().token, None);
+    }
+
     /// A store that is down: every call fails after `delay` (a slow store that times out).
     struct DownStore {
         delay: Duration,

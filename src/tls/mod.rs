@@ -316,7 +316,7 @@ pub struct HandshakeSummary {
     pub version: TlsVersion,
     /// Whether the server asked for the client certificate during the handshake. When it did
     /// not, the certificate was not sent (a server asking only later, after the handshake,
-    /// cannot get it: see [`Warning::ClientCertificateNotRequested`](crate::Warning)).
+    /// cannot get it: see [`Warning::ClientCertificateNotRequested`](crate::client::Warning::ClientCertificateNotRequested)).
     pub client_cert_requested: bool,
     /// The CA names (RFC 4514) the server listed as acceptable issuers of the client
     /// certificate; empty when it listed none (it then takes any issuer it trusts).

@@ -359,12 +359,7 @@ mod token_store {
         let target = Target::of(&sandbox);
         let dir = private_dir("lease");
         let store = Arc::new(FileStore::open(dir.join("token")).unwrap());
-        // A process took the refresh lease and died (it never releases, never publishes).
         let lease = Duration::from_secs(2);
-        assert_eq!(
-            store.try_lease(0xdead, lease, wall()).unwrap(),
-            Lease::Granted
-        );
         let mut config = target.config();
         config.token_cache = TokenCache::with_store(
             CachePolicy::new(),
@@ -372,6 +367,11 @@ mod token_store {
             StoreOptions::new().with_lease(lease),
         );
         let mut client = StdClient::new(config);
+        // A process took the refresh lease and died (it never releases, never publishes).
+        assert_eq!(
+            store.try_lease(0xdead, lease, wall()).unwrap(),
+            Lease::Granted
+        );
         let started = Instant::now();
         assert_eq!(get(&mut client, &sandbox, 1), 200);
         let waited = started.elapsed();

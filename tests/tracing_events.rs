@@ -167,6 +167,12 @@ fn tracing_events_of_the_std_pool_and_tokio_hosts_carry_no_secret() {
         200
     );
 
+    // A server that closes after each response: the second request of a call reconnects.
+    sandbox.knobs().set_close_after_each_response(true);
+    let outcomes = client.request_all(vec![ApiRequest::get(&path(40)), ApiRequest::get(&path(41))]);
+    assert!(outcomes.iter().all(|o| o.as_ref().unwrap().status == 200));
+    sandbox.knobs().set_close_after_each_response(false);
+
     // A server that is not there: the connect and the request fail.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
@@ -201,15 +207,14 @@ fn tracing_events_of_the_std_pool_and_tokio_hosts_carry_no_secret() {
         "connect failed",
         "request failed",
         "kind=NotSent",
+        "reconnecting",
+        "connection=2",
     ] {
         assert!(text.contains(expected), "no {expected:?} in:\n{text}");
     }
-    // One `response` per request: 2 (std) + 3 (pool) + 1 (tokio) + 1 (std, store down).
-    assert_eq!(
-        text.matches(" response ").count() + text.matches(" response\n").count(),
-        7,
-        "{text}"
-    );
+    // One `response` per request: 2 (std) + 3 (pool) + 1 (tokio) + 1 (std, store down)
+    // + 2 (reconnects).
+    assert_eq!(text.matches(": response ").count(), 9, "{text}");
 
     // Never a secret.
     let basic = sandbox.basic_authorization();

@@ -497,7 +497,7 @@ where
     /// Opens a transport for the client, or tells it the transport could not be opened.
     async fn connect(&mut self, batch: &mut Batch) {
         let config = self.client.config();
-        crate::io::trace::connecting(config.host(), config.port());
+        crate::io::trace::connecting(config.host(), config.port(), self.connections + 1);
         match self.connector.connect(config.host(), config.port()).await {
             Ok(transport) => {
                 let wall_clock = self.connector.wall_clock();

@@ -497,7 +497,7 @@ where
     /// Opens a transport for the client, or tells it the transport could not be opened.
     fn open_transport(&mut self, batch: &mut Batch) {
         let config = self.client.config();
-        crate::io::trace::connecting(config.host(), config.port());
+        crate::io::trace::connecting(config.host(), config.port(), self.connections + 1);
         match self.connector.connect(config.host(), config.port()) {
             Ok(transport) => {
                 let wall_clock = self.connector.wall_clock();

@@ -8,6 +8,7 @@
 //! | event (target `mtls_core`) | level | fields |
 //! |---|---|---|
 //! | `connecting` | debug | `host`, `port` |
+//! | `reconnecting` (the session's kept-alive connection ended, or a request is retried on a new one) | info | `host`, `port`, `connection` (the session's how-manyth) |
 //! | `connect failed` | warn | `host`, `port`, `error` (the OS's words) |
 //! | `handshake complete` | info | `tls_version`, `client_cert_requested` |
 //! | `token fetched` | info | `expires_in_secs` |
@@ -34,8 +35,13 @@ mod on {
         tracing::info_span!(target: "mtls_core", "mtls.request", host)
     }
 
-    pub(crate) fn connecting(host: &str, port: u16) {
-        tracing::debug!(target: "mtls_core", host, port, "connecting");
+    pub(crate) fn connecting(host: &str, port: u16, connection: u32) {
+        if connection > 1 {
+            // A kept-alive connection ended, or a request is retried on a new one.
+            tracing::info!(target: "mtls_core", host, port, connection, "reconnecting");
+        } else {
+            tracing::debug!(target: "mtls_core", host, port, "connecting");
+        }
     }
 
     pub(crate) fn connect_failed(host: &str, port: u16, error: &dyn core::fmt::Display) {
@@ -156,7 +162,7 @@ mod on {
     pub(crate) fn span(_: &str) -> Span {
         Span
     }
-    pub(crate) fn connecting(_: &str, _: u16) {}
+    pub(crate) fn connecting(_: &str, _: u16, _: u32) {}
     pub(crate) fn connect_failed(_: &str, _: u16, _: &dyn core::fmt::Display) {}
     pub(crate) fn event(_: &Event) {}
     pub(crate) fn token_rejected(_: Option<usize>) {}

@@ -329,7 +329,7 @@ struct Gate {
 
 /// How long a gated cache waits for a host that has stopped calling before it lets a
 /// caller fetch on its own.
-const GATE_SILENCE: Duration = Duration::from_secs(2);
+pub(crate) const GATE_SILENCE: Duration = Duration::from_secs(2);
 
 /// Identifies one fetch handed out by a cache: the slot is released only by the fetch that
 /// holds it, not by a stale ticket (one that timed out, or outlived a `clear`).

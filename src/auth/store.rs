@@ -545,3 +545,131 @@ impl fmt::Debug for StoreLink {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The store protocol on virtual clocks: caches standing for processes, driven by hand
+    //! the way a session drives them (sync, then acquire; complete the fetch; 401).
+    use super::*;
+    use crate::auth::cache::{Acquire, GATE_SILENCE};
+    use crate::auth::token::TokenResponse;
+    use crate::auth::{AccessToken, CachePolicy};
+
+    const WALL0: Duration = Duration::from_secs(1_800_000_000);
+
+    struct Process {
+        cache: TokenCache,
+        notices: Vec<StoreNotice>,
+    }
+
+    impl Process {
+        fn new(store: &Arc<MemoryStore>) -> Process {
+            let store: Arc<dyn TokenStore> = store.clone();
+            Process {
+                cache: TokenCache::with_store(CachePolicy::new(), store, StoreOptions::new()),
+                notices: Vec::new(),
+            }
+        }
+
+        /// One host turn at `t` seconds: sync, then what the client's acquire says.
+        fn turn(&mut self, t: u64) -> Acquire {
+            let link = self.cache.store_link().expect("a store");
+            link.sync(
+                &self.cache,
+                Instant::from_secs(t),
+                WALL0 + Duration::from_secs(t),
+                true,
+                &mut self.notices,
+            );
+            self.cache.acquire(Instant::from_secs(t))
+        }
+
+        fn finish(&mut self, t: u64) {
+            let link = self.cache.store_link().expect("a store");
+            let wall = WALL0 + Duration::from_secs(t);
+            link.sync(
+                &self.cache,
+                Instant::from_secs(t),
+                wall,
+                false,
+                &mut self.notices,
+            );
+        }
+    }
+
+    fn response(token: &str) -> Result<TokenResponse, crate::auth::AuthError> {
+        Ok(TokenResponse {
+            access_token: AccessToken::new(token).unwrap(),
+            expires_in: Some(Duration::from_secs(3600)),
+        })
+    }
+
+    fn bearer(acquire: Acquire) -> alloc::string::String {
+        match acquire {
+            Acquire::Valid(token) => token.token().expose().into(),
+            other => panic!("expected a token, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn token_store_protocol_one_fetch_for_two_caches() {
+        let store = Arc::new(MemoryStore::new());
+        let (mut a, mut b) = (Process::new(&store), Process::new(&store));
+        let Acquire::Fetch(ticket) = a.turn(0) else {
+            panic!("a fetches")
+        };
+        assert_eq!(a.notices, [StoreNotice::LeaseTaken]);
+        // b finds the lease taken and no token: it waits, it does not fetch.
+        assert!(matches!(b.turn(0), Acquire::Wait { .. }));
+        ticket
+            .complete(response("t1"), Instant::from_secs(1))
+            .unwrap();
+        a.finish(1);
+        assert_eq!(a.notices, [StoreNotice::LeaseTaken, StoreNotice::Published]);
+        // b, a poll interval later, loads it.
+        assert_eq!(bearer(b.turn(2)), "t1");
+        assert_eq!(b.notices, [StoreNotice::Loaded]);
+        // A 401 at b removes it from the store; b leases and fetches; a, rejected in turn,
+        // takes b's token: two fetches in all.
+        let Acquire::Valid(token) = b.cache.acquire(Instant::from_secs(3)) else {
+            panic!()
+        };
+        assert!(b.cache.invalidate(token.generation()));
+        let Acquire::Fetch(ticket) = b.turn(3) else {
+            panic!("b refetches")
+        };
+        assert!(b
+            .notices
+            .ends_with(&[StoreNotice::Removed, StoreNotice::LeaseTaken]));
+        ticket
+            .complete(response("t2"), Instant::from_secs(4))
+            .unwrap();
+        b.finish(4);
+        let Acquire::Valid(old) = a.cache.acquire(Instant::from_secs(5)) else {
+            panic!()
+        };
+        assert_eq!(old.token().expose(), "t1");
+        assert!(a.cache.invalidate(old.generation()));
+        assert_eq!(bearer(a.turn(5)), "t2");
+        assert!(a.notices.ends_with(&[StoreNotice::Loaded]));
+        assert_eq!(store.load(WALL0).unwrap().version, StoreVersion(3));
+    }
+
+    #[test]
+    fn token_store_protocol_a_cache_no_host_syncs_opens_its_gate() {
+        let store = Arc::new(MemoryStore::new());
+        let mut a = Process::new(&store);
+        // Another process holds the lease for long.
+        store.try_lease(7, Duration::from_secs(600), WALL0).unwrap();
+        assert!(matches!(a.turn(0), Acquire::Wait { .. }));
+        // The host stops calling: after GATE_SILENCE the cache lets a caller fetch alone.
+        assert!(matches!(
+            a.cache.acquire(Instant::from_secs(1)),
+            Acquire::Wait { .. }
+        ));
+        assert!(matches!(
+            a.cache.acquire(Instant::from_secs(0) + GATE_SILENCE),
+            Acquire::Fetch(_)
+        ));
+    }
+}

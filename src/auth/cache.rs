@@ -256,6 +256,10 @@ impl ExportedToken {
 /// - A `401` on an API request drops the token only if it is still the one that request
 ///   carried: a late `401` does not discard a newer token.
 /// - A failed fetch releases the slot and leaves no trace: the next caller fetches again.
+/// - With a store ([`TokenCache::with_store`]) and a host that consults it, a fetch starts
+///   only when the host allows it (it holds the store's refresh lease, or found the store
+///   down); meanwhile a still-valid token is used, or the caller waits. Should no host look
+///   at the cache for 2 s, the next caller fetches on its own.
 ///
 /// # Examples
 ///

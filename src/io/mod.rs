@@ -14,7 +14,7 @@
 //!   servers, up to a maximum, sharing one token cache.
 //! - [`file_store::FileStore`] (feature `std`): a token store
 //!   ([`TokenCache::with_store`](crate::auth::TokenCache::with_store)) for the processes of
-//!   one machine. Sessions (`StdClient`, `Pool`, the WASI component) consult a cache's store
+//!   one machine. Sessions (`StdClient`, `Pool`, any [`Session`]) consult a cache's store
 //!   between reads; the tokio hosts and hand-written event loops do not, and a store-backed
 //!   cache given to them works as a private one.
 //! - [`redis_store::RedisStore`] (feature `redis`): the same for a fleet of machines.

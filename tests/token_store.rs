@@ -383,6 +383,41 @@ mod token_store {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    #[test]
+    fn token_store_file_lock_held_too_long_degrades_with_a_warning() {
+        let sandbox = sandbox();
+        let target = Target::of(&sandbox);
+        let dir = private_dir("stuck");
+        let path = dir.join("token");
+        let store = FileStore::open(&path)
+            .unwrap()
+            .with_lock_timeout(Duration::from_millis(100));
+        // A process that hangs holding the write lock.
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("token.lock"))
+            .unwrap();
+        lock.lock().unwrap();
+        let mut client = client_on(&target, Arc::new(store));
+        for i in 0..3 {
+            assert_eq!(get(&mut client, &sandbox, i), 200);
+        }
+        assert_eq!(sandbox.token_requests(), 1);
+        let notices = client.take_notices();
+        assert_eq!(
+            count(&notices, |e| matches!(
+                e,
+                Event::Warning(Warning::TokenStoreUnavailable(StoreError::Timeout))
+            )),
+            1,
+            "{notices:?}"
+        );
+        drop(lock);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     const PROCESSES: usize = 4;
     const REQUESTS: usize = 5;
 

@@ -194,19 +194,20 @@ mod redis {
         if fleet::child_main(child_cache) {
             return;
         }
+        let (n, m) = fleet::size(PROCESSES, REQUESTS);
         let server = RedisServer::start();
         let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
         let target = Target::of(&sandbox);
         let spec = format!("{} mtls:token:share", server.url());
-        let children = fleet::spawn(name, &target, &spec, PROCESSES, REQUESTS, &[]);
+        let children = fleet::spawn(name, &target, &spec, n, m, &[]);
         let reports = fleet::collect(children);
         let ok: usize = reports.iter().map(|r| r.ok).sum();
         println!(
-            "redis store: {PROCESSES} processes x {REQUESTS} requests -> {} token requests at \
+            "redis store: {n} processes x {m} requests -> {} token requests at \
              the sandbox, {ok} responses 200",
             sandbox.token_requests()
         );
-        assert_eq!(ok, PROCESSES * REQUESTS, "{reports:?}");
+        assert_eq!(ok, n * m, "{reports:?}");
         assert_eq!(sandbox.token_requests(), 1, "{reports:?}");
         assert_eq!(reports.iter().map(|r| r.fetched).sum::<usize>(), 1);
         assert_eq!(reports.iter().map(|r| r.store_warnings).sum::<usize>(), 0);

@@ -427,31 +427,25 @@ mod token_store {
         if fleet::child_main(|path| stored_cache(Arc::new(FileStore::open(path).unwrap()))) {
             return;
         }
+        let (n, m) = fleet::size(PROCESSES, REQUESTS);
         let sandbox = sandbox();
         let target = Target::of(&sandbox);
         let dir = private_dir("fleet");
         let path = dir.join("token");
         FileStore::open(&path).unwrap(); // creates the directory
-        let children = fleet::spawn(
-            name,
-            &target,
-            path.to_str().unwrap(),
-            PROCESSES,
-            REQUESTS,
-            &[],
-        );
+        let children = fleet::spawn(name, &target, path.to_str().unwrap(), n, m, &[]);
         let reports = fleet::collect(children);
         let ok: usize = reports.iter().map(|r| r.ok).sum();
         let fetched: usize = reports.iter().map(|r| r.fetched).sum();
         println!(
-            "file store: {PROCESSES} processes x {REQUESTS} requests -> {} token requests at the \
+            "file store: {n} processes x {m} requests -> {} token requests at the \
              sandbox, {ok} responses 200",
             sandbox.token_requests()
         );
-        assert_eq!(ok, PROCESSES * REQUESTS, "{reports:?}");
+        assert_eq!(ok, n * m, "{reports:?}");
         assert_eq!(sandbox.token_requests(), 1, "{reports:?}");
         assert_eq!(fetched, 1);
-        assert_eq!(sandbox.api_requests(), (PROCESSES * REQUESTS) as u64);
+        assert_eq!(sandbox.api_requests(), (n * m) as u64);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -234,3 +234,16 @@ pub fn barrier(dir: &std::path::Path, n: usize, between: impl FnOnce()) {
     between();
     std::fs::write(dir.join("go"), b"").unwrap();
 }
+
+/// `(processes, requests)`: the defaults, or `MTLS_FLEET_N` / `MTLS_FLEET_M` for a larger run
+/// by hand (`MTLS_FLEET_N=16 MTLS_FLEET_M=50 cargo test ... -- --nocapture`).
+#[allow(dead_code)] // not every test binary uses it
+pub fn size(n: usize, m: usize) -> (usize, usize) {
+    let var = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    (var("MTLS_FLEET_N", n), var("MTLS_FLEET_M", m))
+}

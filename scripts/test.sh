@@ -35,6 +35,9 @@ fi
 if [ ! -x /usr/sbin/apache2 ] && [ -z "${APACHE_BIN:-}" ]; then
   packages+=(apache2); reasons+=("Apache httpd (a server asking for the certificate after the handshake)")
 fi
+if ! command -v redis-server >/dev/null; then
+  packages+=(redis-server); reasons+=("redis-server (the Redis token store, shared by processes)")
+fi
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   packages+=(nodejs npm); reasons+=("Node.js (runs the WASI component under jco)")
 fi

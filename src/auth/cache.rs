@@ -10,6 +10,7 @@ use core::fmt;
 use core::time::Duration;
 
 use super::credentials::AuthorizationValue;
+use super::store::{StoreLink, StoreOptions, TokenStore};
 use super::token::{AccessToken, TokenResponse, MAX_EXPIRES_IN_SECS};
 use super::AuthError;
 use crate::time::Instant;
@@ -255,6 +256,10 @@ impl ExportedToken {
 /// - A `401` on an API request drops the token only if it is still the one that request
 ///   carried: a late `401` does not discard a newer token.
 /// - A failed fetch releases the slot and leaves no trace: the next caller fetches again.
+/// - With a store ([`TokenCache::with_store`]) and a host that consults it, a fetch starts
+///   only when the host allows it (it holds the store's refresh lease, or found the store
+///   down); meanwhile a still-valid token is used, or the caller waits. Should no host look
+///   at the cache for 2 s, the next caller fetches on its own.
 ///
 /// # Examples
 ///
@@ -297,6 +302,8 @@ struct Shared {
     /// Fixed at creation, so read without the lock.
     policy: CachePolicy,
     state: spin::Mutex<State>,
+    /// The store shared with other processes, when the cache was made with one.
+    store: Option<StoreLink>,
 }
 
 /// The cache's mutable state, behind the lock.
@@ -305,7 +312,28 @@ struct State {
     in_flight: Option<FetchId>,
     next_fetch: u64,
     next_generation: u64,
+    /// Present once a host coordinates fetches with a [`TokenStore`]: a fetch then starts
+    /// only with the host's permit (see [`Gate`]).
+    gate: Option<Gate>,
+    /// The generation the last `401` dropped, until the host has read it.
+    rejected: Option<Generation>,
 }
+
+/// Fetches under a host's control. The host (which holds the store's refresh lease, or has
+/// found the store down) grants one fetch at a time; without a permit a caller that would
+/// fetch keeps using a still-valid token, or waits.
+///
+/// Should no host look at the cache for [`GATE_SILENCE`] (a client whose host does not
+/// consult stores), the gate opens by itself: a store never blocks a fetch for good.
+#[derive(Clone, Copy, Debug)]
+struct Gate {
+    permit: bool,
+    last_sync: Instant,
+}
+
+/// How long a gated cache waits for a host that has stopped calling before it lets a
+/// caller fetch on its own.
+pub(crate) const GATE_SILENCE: Duration = Duration::from_secs(2);
 
 /// Identifies one fetch handed out by a cache: the slot is released only by the fetch that
 /// holds it, not by a stale ticket (one that timed out, or outlived a `clear`).
@@ -331,8 +359,103 @@ impl TokenCache {
             shared: Arc::new(Shared {
                 policy,
                 state: spin::Mutex::new(State::default()),
+                store: None,
             }),
         }
+    }
+
+    /// An empty cache that shares its token with other processes (or machines) through
+    /// `store`: the hosts that drive sessions ([`StdClient`](crate::io::std_adapter::StdClient),
+    /// [`Pool`](crate::io::Pool)) load the store's token before fetching one, take the
+    /// store's refresh lease to fetch, publish what they fetched, and remove a token a `401`
+    /// rejected, so that one token request serves every process. A store that fails or
+    /// times out is skipped for [`StoreOptions::retry_after`] with a
+    /// [`Warning::TokenStoreUnavailable`](crate::client::Warning::TokenStoreUnavailable): the
+    /// cache then works as a private one. See [`TokenStore`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use mtls_core::auth::{CachePolicy, MemoryStore, StoreOptions, TokenCache};
+    ///
+    /// let store = Arc::new(MemoryStore::new());
+    /// let cache = TokenCache::with_store(CachePolicy::new(), store, StoreOptions::new());
+    /// assert!(cache.has_store());
+    /// ```
+    pub fn with_store(
+        policy: CachePolicy,
+        store: Arc<dyn TokenStore>,
+        options: StoreOptions,
+    ) -> TokenCache {
+        TokenCache {
+            shared: Arc::new(Shared {
+                policy,
+                state: spin::Mutex::new(State::default()),
+                store: Some(StoreLink::new(store, options)),
+            }),
+        }
+    }
+
+    /// Whether the cache was made with a store ([`TokenCache::with_store`]).
+    pub fn has_store(&self) -> bool {
+        self.shared.store.is_some()
+    }
+
+    /// The store link, for the hosts.
+    pub(crate) fn store_link(&self) -> Option<&StoreLink> {
+        self.shared.store.as_ref()
+    }
+
+    /// Puts fetches under the host's control (idempotent); marks that a host looked now.
+    pub(crate) fn gate_touch(&self, now: Instant) {
+        let mut state = self.shared.state.lock();
+        match &mut state.gate {
+            Some(gate) => gate.last_sync = now,
+            None => {
+                state.gate = Some(Gate {
+                    permit: false,
+                    last_sync: now,
+                })
+            }
+        }
+    }
+
+    /// Whether a caller would fetch now, were it allowed: no fresh token, no fetch in flight,
+    /// no permit waiting to be used.
+    pub(crate) fn wants_fetch(&self, now: Instant) -> bool {
+        let state = self.shared.state.lock();
+        let timeout = self.shared.policy.fetch_timeout;
+        let fetching = state.in_flight.is_some_and(|f| now < f.started + timeout);
+        let fresh = state.token.as_ref().is_some_and(|t| t.is_fresh(now));
+        let permit = state.gate.is_some_and(|g| g.permit);
+        !fresh && !fetching && !permit
+    }
+
+    /// Lets the next caller that needs a token fetch one.
+    pub(crate) fn grant_fetch(&self) {
+        if let Some(gate) = &mut self.shared.state.lock().gate {
+            gate.permit = true;
+        }
+    }
+
+    /// Takes back a permit nobody used; returns whether there was one.
+    pub(crate) fn revoke_fetch(&self) -> bool {
+        match &mut self.shared.state.lock().gate {
+            Some(gate) => core::mem::replace(&mut gate.permit, false),
+            None => false,
+        }
+    }
+
+    /// Whether a granted fetch is still to start or in flight.
+    pub(crate) fn fetch_pending(&self, now: Instant) -> bool {
+        let state = self.shared.state.lock();
+        let timeout = self.shared.policy.fetch_timeout;
+        state.gate.is_some_and(|g| g.permit)
+            || state.in_flight.is_some_and(|f| now < f.started + timeout)
+    }
+
+    /// The generation a `401` dropped since the last call, if any.
+    pub(crate) fn take_rejected(&self) -> Option<Generation> {
+        self.shared.state.lock().rejected.take()
     }
 
     /// The policy it was made with (the same for all its clones).
@@ -464,6 +587,7 @@ impl fmt::Debug for TokenCache {
         // frame); the token is redacted anyway.
         f.debug_struct("TokenCache")
             .field("policy", &self.shared.policy)
+            .field("store", &self.shared.store)
             .finish_non_exhaustive()
     }
 }
@@ -488,6 +612,20 @@ impl State {
             return Decision::Wait {
                 until: f.started + timeout,
             };
+        }
+        if let Some(gate) = &mut self.gate {
+            if gate.permit || now >= gate.last_sync + GATE_SILENCE {
+                gate.permit = false;
+            } else {
+                // The host decides (it may be loading another process's token): a valid
+                // token is still good meanwhile.
+                return match &self.token {
+                    Some(token) => Decision::Valid(token.clone()),
+                    None => Decision::Wait {
+                        until: gate.last_sync + GATE_SILENCE,
+                    },
+                };
+            }
         }
         let id = FetchId {
             id: self.next_fetch,
@@ -529,6 +667,7 @@ impl State {
             .is_some_and(|t| t.generation == generation)
         {
             self.token = None;
+            self.rejected = Some(generation);
             true
         } else {
             false
@@ -566,6 +705,8 @@ impl Default for State {
             in_flight: None,
             next_fetch: 1,
             next_generation: 1,
+            gate: None,
+            rejected: None,
         }
     }
 }

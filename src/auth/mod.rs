@@ -42,6 +42,15 @@
 //! # Ok::<(), mtls_core::auth::AuthError>(())
 //! ```
 //!
+//! # One token for several processes
+//!
+//! A cache made with [`TokenCache::with_store`] shares its token through a [`TokenStore`]
+//! (load, compare-and-replace, a refresh lease): the hosts that drive sessions load the
+//! store's token before fetching, fetch under the lease, publish, and remove a token a `401`
+//! rejected, so one token request serves every process. [`MemoryStore`] is the no_std
+//! reference; the file and Redis stores are with the std hosts
+//! ([`crate::io`]). A store that fails degrades to a private cache with a warning.
+//!
 //! # Bounds
 //!
 //! | what | bound |
@@ -50,7 +59,8 @@
 //! | `expires_in` | 1 s ..= 31 536 000 s (365 days); when absent, 300 s ([`CachePolicy::DEFAULT_LIFETIME`]) |
 //! | token response body | 8 KiB, nested at most 32 deep |
 //! | refresh margin / fetch timeout | 30 s / 30 s by default ([`CachePolicy`]) |
-//! | fetches in flight | one per [`TokenCache`], shared by all its clones |
+//! | fetches in flight | one per [`TokenCache`], shared by all its clones; one per store with [`TokenCache::with_store`] (the lease) |
+//! | store refresh lease | [`StoreOptions::DEFAULT_LEASE`] (15 s), then another process may fetch |
 //! | idempotency key | [`IdempotencyKey::MIN_LEN`] ..= [`IdempotencyKey::MAX_LEN`] (16 ..= 36) characters |
 //!
 //! # Secrets
@@ -67,16 +77,21 @@
 pub(crate) mod cache;
 pub(crate) mod credentials;
 pub(crate) mod policy;
+pub(crate) mod store;
 pub(crate) mod token;
 
 pub use cache::{CachePolicy, CachedToken, ExportedToken, TokenCache};
 pub use credentials::Credentials;
 pub use policy::{IdempotencyKey, IdempotencyKeyError, RetryPolicy};
+pub use store::{
+    Lease, MemoryStore, StoreError, StoreOptions, StoreSnapshot, StoreVersion, TokenStore,
+};
 pub use token::{AccessToken, OAuthError, DEFAULT_TOKEN_PATH};
 
 pub(crate) use cache::{Acquire, FetchTicket, Generation};
 pub(crate) use credentials::TokenRequest;
 pub(crate) use policy::{AuthDecision, IDEMPOTENCY_KEY_HEADER};
+pub(crate) use store::StoreNotice;
 pub(crate) use token::{
     parse_token_response, MAX_EXPIRES_IN_SECS, MAX_TOKEN_LEN, MAX_TOKEN_RESPONSE_LEN,
 };

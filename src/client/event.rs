@@ -24,6 +24,12 @@ pub enum Warning {
     /// The server completed a handshake without asking for a client certificate: the mTLS
     /// factor was not used on that connection.
     ClientCertificateNotRequested,
+    /// The token store ([`TokenCache::with_store`](crate::auth::TokenCache::with_store))
+    /// failed or timed out: this process works with its own token (single-flight within
+    /// the process) and tries the store again after
+    /// [`StoreOptions::retry_after`](crate::auth::StoreOptions::retry_after). No request
+    /// fails for it.
+    TokenStoreUnavailable(crate::auth::StoreError),
 }
 
 impl fmt::Display for Warning {
@@ -33,6 +39,10 @@ impl fmt::Display for Warning {
             Warning::Identity(w) => write!(f, "{w}"),
             Warning::ClientCertificateNotRequested => f.write_str(
                 "the server did not ask for the client certificate: the mTLS factor was not used",
+            ),
+            Warning::TokenStoreUnavailable(e) => write!(
+                f,
+                "{e}: this process uses its own token until the store answers again"
             ),
         }
     }

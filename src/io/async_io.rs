@@ -387,11 +387,16 @@ where
         requests: impl IntoIterator<Item = ApiRequest>,
         on_outcome: impl FnMut(usize, Outcome),
     ) {
+        #[cfg(feature = "tracing")]
+        let span = crate::io::trace::span(self.client.config().host());
         let mut guard = AbandonOnDrop {
             session: self,
             armed: true,
         };
-        guard.session.run(requests, on_outcome).await;
+        let run = guard.session.run(requests, on_outcome);
+        #[cfg(feature = "tracing")]
+        let run = tracing::Instrument::instrument(run, span);
+        run.await;
         guard.armed = false;
     }
 
@@ -400,6 +405,10 @@ where
         requests: impl IntoIterator<Item = ApiRequest>,
         mut on_outcome: impl FnMut(usize, Outcome),
     ) {
+        let mut on_outcome = |index, outcome: Outcome| {
+            crate::io::trace::outcome(index, &outcome);
+            on_outcome(index, outcome);
+        };
         if let Some(transport) = self.transport.as_mut() {
             if self.connector.is_stale(transport) {
                 self.client.discard_connection();
@@ -488,6 +497,7 @@ where
     /// Opens a transport for the client, or tells it the transport could not be opened.
     async fn connect(&mut self, batch: &mut Batch) {
         let config = self.client.config();
+        crate::io::trace::connecting(config.host(), config.port(), self.connections + 1);
         match self.connector.connect(config.host(), config.port()).await {
             Ok(transport) => {
                 let wall_clock = self.connector.wall_clock();
@@ -502,7 +512,10 @@ where
                 }
             }
             Err(e) => {
-                batch.transport = Some(detail(&e));
+                let detail = detail(&e);
+                let config = self.client.config();
+                crate::io::trace::connect_failed(config.host(), config.port(), &detail);
+                batch.transport = Some(detail);
                 self.client.transport_failed();
             }
         }

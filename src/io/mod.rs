@@ -12,6 +12,12 @@
 //!   transparent reconnects and a token cache kept across them.
 //! - [`Pool`] (feature `std`): a cloneable, `Send + Sync` pool of such connections for
 //!   servers, up to a maximum, sharing one token cache.
+//! - [`file_store::FileStore`] (feature `std`): a token store
+//!   ([`TokenCache::with_store`](crate::auth::TokenCache::with_store)) for the processes of
+//!   one machine. Sessions (`StdClient`, `Pool`, any [`Session`]) consult a cache's store
+//!   between reads; the tokio hosts and hand-written event loops do not, and a store-backed
+//!   cache given to them works as a private one.
+//! - [`redis_store::RedisStore`] (feature `redis`): the same for a fleet of machines.
 //! - [`async_io`] (feature `async`): the async [`async_io::drive`] and [`AsyncSession`] over
 //!   any `embedded_io_async::{Read, Write}` stream, runtime-agnostic and `no_std`; the host
 //!   supplies a [`Timer`] (a clock that can wait) and an [`AsyncConnector`].
@@ -28,7 +34,11 @@ use crate::time::Instant;
 #[cfg(feature = "async")]
 pub mod async_io;
 #[cfg(feature = "std")]
+pub mod file_store;
+#[cfg(feature = "std")]
 pub mod pool;
+#[cfg(feature = "redis")]
+pub mod redis_store;
 pub mod session;
 #[cfg(feature = "std")]
 pub mod std_adapter;
@@ -36,6 +46,7 @@ pub mod std_adapter;
 pub mod tokio_adapter;
 #[cfg(feature = "tokio")]
 mod tokio_pool;
+mod trace;
 
 #[cfg(feature = "async")]
 pub use async_io::{AsyncConnector, AsyncSession, Timer};

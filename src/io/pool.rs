@@ -7,7 +7,9 @@
 //! and so its [`TokenCache`](crate::auth::TokenCache): however many threads call at once,
 //! one token request is made between them (the first connection to need it fetches it; the
 //! others wait for it, see [`Client`](crate::Client)'s "Tokens"). They also share one
-//! monotonic clock, so that the cache's instants are on one timeline.
+//! monotonic clock, so that the cache's instants are on one timeline. With a cache made with
+//! [`TokenCache::with_store`](crate::auth::TokenCache::with_store), the pools (and clients)
+//! of several processes share one token through the store.
 //!
 //! # Bounds
 //!

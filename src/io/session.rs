@@ -7,7 +7,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use crate::client::{ApiRequest, Client, ClientConfig, Event, Failure, FailureKind, RequestId};
+use crate::auth::StoreNotice;
+use crate::client::{
+    ApiRequest, Client, ClientConfig, Event, Failure, FailureKind, RequestId, Warning,
+};
 use crate::error::Error;
 use crate::http::Response;
 use crate::io::{drive, Clock};
@@ -33,6 +36,13 @@ pub trait Connector {
 
     /// The wall-clock time, for checking the server's certificate on each connection.
     fn wall_clock(&self) -> UnixTime;
+
+    /// The wall-clock time since the Unix epoch, as precise as the host has it, for token
+    /// stores ([`TokenStore`](crate::auth::TokenStore)) shared with other processes. The
+    /// default is [`Connector::wall_clock`], to the second.
+    fn wall_time(&self) -> Duration {
+        Duration::from_secs(self.wall_clock().as_secs())
+    }
 
     /// Whether an idle, kept-alive transport is already unusable: the server closed it or
     /// sent something unasked while idle. Checked, without blocking, before a new request
@@ -231,7 +241,10 @@ where
                 &mut |t, left| connector.bound_read(t, left),
                 &mut |event| match event {
                     Event::ConnectionClosed { error } => closed = error,
-                    other => notices.push(other),
+                    other => {
+                        crate::io::trace::event(&other);
+                        notices.push(other)
+                    }
                 },
             );
             if let Err(e) = status {
@@ -341,8 +354,41 @@ where
     pub fn request_each(
         &mut self,
         requests: impl IntoIterator<Item = ApiRequest>,
+        on_outcome: impl FnMut(usize, Outcome),
+    ) {
+        let _span = crate::io::trace::span(self.client.config().host()).entered();
+        self.sync_store(true);
+        self.request_each_inner(requests, on_outcome);
+        self.sync_store(false);
+    }
+
+    /// Brings the token cache and its store in step, when the cache has one (see
+    /// [`TokenCache::with_store`](crate::auth::TokenCache::with_store)).
+    fn sync_store(&mut self, start: bool) {
+        let cache = &self.client.config().token_cache;
+        if let Some(link) = cache.store_link() {
+            let mut found = Vec::new();
+            link.sync(
+                cache,
+                self.clock.now(),
+                self.connector.wall_time(),
+                start,
+                &mut found,
+            );
+            found.iter().for_each(crate::io::trace::store);
+            store_notices(found, &mut self.notices);
+        }
+    }
+
+    fn request_each_inner(
+        &mut self,
+        requests: impl IntoIterator<Item = ApiRequest>,
         mut on_outcome: impl FnMut(usize, Outcome),
     ) {
+        let mut on_outcome = |index, outcome: Outcome| {
+            crate::io::trace::outcome(index, &outcome);
+            on_outcome(index, outcome);
+        };
         if let Some(transport) = self.transport.as_mut() {
             if self.connector.is_stale(transport) {
                 self.client.discard_connection();
@@ -403,14 +449,28 @@ where
             };
             let connector = &mut self.connector;
             let notices = &mut self.notices;
+            // A clone of the handle (one `Arc`): the client is lent to `drive`.
+            let cache = self.client.config().token_cache.clone();
+            let clock = &self.clock;
+            let mut found = Vec::new();
             let status = drive(
                 &mut self.client,
                 transport,
-                &self.clock,
+                clock,
                 100_000,
-                &mut |t, left| connector.bound_read(t, left),
+                &mut |t, left| {
+                    // Between reads: while a request waits for a token another process is
+                    // fetching, this is where it arrives from the store.
+                    if let Some(link) = cache.store_link() {
+                        let from = found.len();
+                        link.sync(&cache, clock.now(), connector.wall_time(), true, &mut found);
+                        found[from..].iter().for_each(crate::io::trace::store);
+                    }
+                    connector.bound_read(t, left)
+                },
                 &mut |event| batch.sort(event, notices, &mut on_outcome),
             );
+            store_notices(found, notices);
             idle_turns = 0;
             if !self.client.is_connected() {
                 self.transport = None;
@@ -437,6 +497,7 @@ where
     /// Opens a transport for the client, or tells it the transport could not be opened.
     fn open_transport(&mut self, batch: &mut Batch) {
         let config = self.client.config();
+        crate::io::trace::connecting(config.host(), config.port(), self.connections + 1);
         match self.connector.connect(config.host(), config.port()) {
             Ok(transport) => {
                 let wall_clock = self.connector.wall_clock();
@@ -451,9 +512,21 @@ where
                 }
             }
             Err(e) => {
-                batch.transport = Some(detail(&e));
+                let detail = detail(&e);
+                let config = self.client.config();
+                crate::io::trace::connect_failed(config.host(), config.port(), &detail);
+                batch.transport = Some(detail);
                 self.client.transport_failed();
             }
+        }
+    }
+}
+
+/// The store's findings the host should hear of, as notices (they are traced where found).
+pub(crate) fn store_notices(found: Vec<StoreNotice>, notices: &mut Vec<Event>) {
+    for notice in found {
+        if let StoreNotice::Unavailable(e) = notice {
+            notices.push(Event::Warning(Warning::TokenStoreUnavailable(e)));
         }
     }
 }
@@ -503,6 +576,13 @@ impl Batch {
         notices: &mut Vec<Event>,
         on_outcome: &mut impl FnMut(usize, Outcome),
     ) {
+        match &event {
+            Event::TokenRejected(id) => {
+                let index = self.in_client.iter().find(|(rid, _)| rid == id);
+                crate::io::trace::token_rejected(index.map(|(_, i)| *i));
+            }
+            other => crate::io::trace::event(other),
+        }
         let (id, outcome) = match event {
             Event::Response(id, response) => (id, Ok(response)),
             Event::Failed(id, failure) => {

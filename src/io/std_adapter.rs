@@ -129,6 +129,12 @@ impl Connector for TcpConnector {
         wall_clock_now()
     }
 
+    fn wall_time(&self) -> Duration {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+    }
+
     /// A non-blocking peek: end of stream, bytes nobody asked for (on an idle connection,
     /// typically the server's close_notify) or an error all mean stale.
     fn is_stale(&mut self, transport: &mut TcpTransport) -> bool {

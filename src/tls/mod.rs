@@ -575,7 +575,7 @@ pub struct HandshakeSummary {
     pub version: TlsVersion,
     /// Whether the server asked for the client certificate during the handshake. When it did
     /// not, the certificate was not sent (a server asking only later, after the handshake,
-    /// cannot get it: see [`Warning::ClientCertificateNotRequested`](crate::Warning)).
+    /// cannot get it: see [`Warning::ClientCertificateNotRequested`](crate::client::Warning::ClientCertificateNotRequested)).
     pub client_cert_requested: bool,
     /// Whether the handshake resumed a stored session ([`TlsConfig::with_resumption`]): no
     /// CertificateRequest then, the session is bound to the certificate of the full

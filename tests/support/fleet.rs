@@ -1,0 +1,249 @@
+//! Several processes sharing one token: the test binary re-invokes itself (one test,
+//! `--exact`) with the sandbox's address, the client identity and the store to use in
+//! environment variables; the child runs its requests and prints one line of figures.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mtls_core::auth::Credentials;
+use mtls_core::client::{Auth, Event, Warning};
+use mtls_core::identity::{CaBundle, Identity};
+use mtls_core::tls::Trust;
+use mtls_core::{ApiRequest, ClientConfig};
+use mtls_sandbox::Sandbox;
+
+/// Set in a child: what it is to do (the store spec).
+pub const CHILD: &str = "MTLS_FLEET_CHILD";
+
+/// What a child needs to reach the sandbox.
+pub struct Target {
+    pub base_url: String,
+    pub client_id: String,
+    pub api_key: String,
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl Target {
+    pub fn of(sandbox: &Sandbox) -> Target {
+        let issued = sandbox.issue_client_identity().unwrap();
+        Target {
+            base_url: sandbox.base_url(),
+            client_id: sandbox.client_id().into(),
+            api_key: sandbox.api_key().into(),
+            ca_pem: sandbox.ca_pem(),
+            cert_pem: issued.cert_pem,
+            key_pem: issued.key_pem.as_deref().unwrap().to_string(),
+        }
+    }
+
+    fn from_env() -> Target {
+        let var = |name: &str| std::env::var(name).unwrap();
+        Target {
+            base_url: var("MTLS_FLEET_BASE_URL"),
+            client_id: var("MTLS_FLEET_CLIENT_ID"),
+            api_key: var("MTLS_FLEET_API_KEY"),
+            ca_pem: var("MTLS_FLEET_CA"),
+            cert_pem: var("MTLS_FLEET_CERT"),
+            key_pem: var("MTLS_FLEET_KEY"),
+        }
+    }
+
+    pub fn config(&self) -> ClientConfig {
+        let identity =
+            Identity::from_pem(self.cert_pem.as_bytes(), self.key_pem.as_bytes()).unwrap();
+        let trust = Trust::Custom(CaBundle::from_pem(self.ca_pem.as_bytes()).unwrap());
+        let credentials = Credentials::new(&self.client_id, &self.api_key).unwrap();
+        ClientConfig::new(
+            &self.base_url,
+            Auth::ClientCredentials(credentials),
+            &identity,
+            trust,
+        )
+        .unwrap()
+    }
+}
+
+/// Starts `n` children running `test` (its full name) with `spec` for the store; each makes
+/// `m` requests, all starting at the same wall-clock moment (so they contend).
+pub fn spawn(
+    test: &str,
+    target: &Target,
+    spec: &str,
+    n: usize,
+    m: usize,
+    extra: &[(&str, String)],
+) -> Vec<Child> {
+    let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap() + Duration::from_millis(1500);
+    (0..n)
+        .map(|i| {
+            Command::new(std::env::current_exe().unwrap())
+                .args([test, "--exact", "--nocapture", "--test-threads=1"])
+                .env(CHILD, spec)
+                .env("MTLS_FLEET_INDEX", i.to_string())
+                .env("MTLS_FLEET_REQUESTS", m.to_string())
+                .env("MTLS_FLEET_START_MS", start.as_millis().to_string())
+                .env("MTLS_FLEET_BASE_URL", &target.base_url)
+                .env("MTLS_FLEET_CLIENT_ID", &target.client_id)
+                .env("MTLS_FLEET_API_KEY", &target.api_key)
+                .env("MTLS_FLEET_CA", &target.ca_pem)
+                .env("MTLS_FLEET_CERT", &target.cert_pem)
+                .env("MTLS_FLEET_KEY", &target.key_pem)
+                .envs(extra.iter().map(|(k, v)| (*k, v)))
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap()
+        })
+        .collect()
+}
+
+/// What one child reports.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ChildReport {
+    pub ok: usize,
+    pub failed: usize,
+    pub fetched: usize,
+    pub rejected: usize,
+    pub store_warnings: usize,
+}
+
+/// Waits (bounded: 120 s each) for the children and reads their reports.
+pub fn collect(children: Vec<Child>) -> Vec<ChildReport> {
+    children
+        .into_iter()
+        .map(|mut child| {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            loop {
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    panic!("a child process did not finish in 120 s");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let output = child.wait_with_output().unwrap();
+            assert!(output.status.success(), "child failed: {:?}", output.status);
+            let text = String::from_utf8(output.stdout).unwrap();
+            let line = text
+                .lines()
+                .find_map(|l| l.split_once("fleet-report ").map(|(_, r)| r))
+                .unwrap_or_else(|| panic!("no report in {text}"));
+            let mut report = ChildReport::default();
+            for field in line.split(' ') {
+                let (k, v) = field.split_once('=').unwrap();
+                let v: usize = v.parse().unwrap();
+                match k {
+                    "ok" => report.ok = v,
+                    "failed" => report.failed = v,
+                    "fetched" => report.fetched = v,
+                    "rejected" => report.rejected = v,
+                    "store_warnings" => report.store_warnings = v,
+                    _ => panic!("unknown field {k}"),
+                }
+            }
+            report
+        })
+        .collect()
+}
+
+/// The child's side: runs when [`CHILD`] is set, with a config whose token cache has the
+/// store; makes its requests one after the other (with a pause, `between`) and prints its
+/// report. Returns false in the parent.
+pub fn child_main(make_cache: impl FnOnce(&str) -> mtls_core::auth::TokenCache) -> bool {
+    let Ok(spec) = std::env::var(CHILD) else {
+        return false;
+    };
+    let target = Target::from_env();
+    let m: usize = std::env::var("MTLS_FLEET_REQUESTS")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let start_ms: u128 = std::env::var("MTLS_FLEET_START_MS")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let index: usize = std::env::var("MTLS_FLEET_INDEX").unwrap().parse().unwrap();
+    let mut config = target.config();
+    config.token_cache = make_cache(&spec);
+    let mut client = mtls_core::io::std_adapter::StdClient::new(config);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    if start_ms > now {
+        std::thread::sleep(Duration::from_millis((start_ms - now) as u64));
+    }
+    let mut report = ChildReport::default();
+    for i in 0..m {
+        let path = format!("/v2.01/{}/users/{}", target.client_id, index * 1000 + i);
+        match client.request(ApiRequest::get(&path)) {
+            Ok(r) if r.status == 200 => report.ok += 1,
+            Ok(r) => {
+                eprintln!("child {index}: status {}", r.status);
+                report.failed += 1
+            }
+            Err(e) => {
+                eprintln!("child {index}: {e}");
+                report.failed += 1
+            }
+        }
+        if i == 0 {
+            if let Ok(dir) = std::env::var("MTLS_FLEET_BARRIER") {
+                // Tell the parent the first request is done; wait for its word to go on.
+                let dir = std::path::Path::new(&dir);
+                std::fs::write(dir.join(format!("ready-{index}")), b"").unwrap();
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while !dir.join("go").exists() {
+                    assert!(Instant::now() < deadline, "no go from the parent");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+        if let Ok(pause) = std::env::var("MTLS_FLEET_PAUSE_MS") {
+            std::thread::sleep(Duration::from_millis(pause.parse().unwrap()));
+        }
+    }
+    for notice in client.take_notices() {
+        match notice {
+            Event::TokenFetched { .. } => report.fetched += 1,
+            Event::TokenRejected(_) => report.rejected += 1,
+            Event::Warning(Warning::TokenStoreUnavailable(_)) => report.store_warnings += 1,
+            _ => {}
+        }
+    }
+    println!(
+        "fleet-report ok={} failed={} fetched={} rejected={} store_warnings={}",
+        report.ok, report.failed, report.fetched, report.rejected, report.store_warnings
+    );
+    true
+}
+
+/// Waits (bounded) until every one of `n` children has written its `ready-i` file in `dir`,
+/// runs `between`, then lets them go on.
+#[allow(dead_code)] // tests/redis_store.rs only
+pub fn barrier(dir: &std::path::Path, n: usize, between: impl FnOnce()) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while (0..n).any(|i| !dir.join(format!("ready-{i}")).exists()) {
+        assert!(Instant::now() < deadline, "children did not get ready");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    between();
+    std::fs::write(dir.join("go"), b"").unwrap();
+}
+
+/// `(processes, requests)`: the defaults, or `MTLS_FLEET_N` / `MTLS_FLEET_M` for a larger run
+/// by hand (`MTLS_FLEET_N=16 MTLS_FLEET_M=50 cargo test ... -- --nocapture`).
+#[allow(dead_code)] // not every test binary uses it
+pub fn size(n: usize, m: usize) -> (usize, usize) {
+    let var = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    (var("MTLS_FLEET_N", n), var("MTLS_FLEET_M", m))
+}

@@ -90,7 +90,8 @@ fn rsa_pkcs1_der<'a>(key: &'a PrivateKeyDer<'_>) -> Option<&'a [u8]> {
     }
 }
 
-#[cfg(all(test, feature = "rsa-client-key"))]
+#[cfg(test)]
+#[cfg(feature = "rsa-client-key")]
 mod tests {
     use super::*;
     use crate::tls::rsa_signer::RSA_SCHEMES;

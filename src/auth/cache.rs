@@ -453,6 +453,12 @@ impl TokenCache {
             || state.in_flight.is_some_and(|f| now < f.started + timeout)
     }
 
+    /// Whether a `401` dropped a token that [`TokenCache::take_rejected`] has not taken yet.
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
+    pub(crate) fn has_rejected(&self) -> bool {
+        self.shared.state.lock().rejected.is_some()
+    }
+
     /// The generation a `401` dropped since the last call, if any.
     pub(crate) fn take_rejected(&self) -> Option<Generation> {
         self.shared.state.lock().rejected.take()

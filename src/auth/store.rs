@@ -375,10 +375,7 @@ impl StoreLink {
             return;
         };
         if link.quiet_until.is_some_and(|t| now < t) {
-            if link.down && start && cache.wants_fetch(now) {
-                // Degraded: a private cache, single-flight in this process only.
-                cache.grant_fetch();
-            }
+            Self::degraded(&link, cache, now, start);
             return;
         }
         link.quiet_until = None;
@@ -395,6 +392,45 @@ impl StoreLink {
         } else if link.down {
             link.down = false;
             notices.push(StoreNotice::Recovered);
+        }
+    }
+
+    /// [`StoreLink::sync`] without the store: does what needs no store call (marks the
+    /// host's look, grants the local fetch of a degraded cache) and says whether `sync`
+    /// has store work to do now. For hosts that must not block where they poll (the tokio
+    /// hosts): they call this inline and, only when it says so, `sync` where blocking is
+    /// allowed. Conservative: `true` when `sync` may call the store; `false` only when it
+    /// would not (should the state change meanwhile, the next turn catches up).
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
+    pub(crate) fn sync_local(&self, cache: &TokenCache, now: Instant, start: bool) -> bool {
+        cache.gate_touch(now);
+        let Some(link) = self.state.try_lock() else {
+            // Another caller is in `sync`: it does the work for the cache both share.
+            return false;
+        };
+        if link.quiet_until.is_some_and(|t| now < t) {
+            Self::degraded(&link, cache, now, start);
+            return false;
+        }
+        // What `step` does before it returns without a store call, in its order.
+        if cache.has_rejected() {
+            return true;
+        }
+        if link.leased.is_some() {
+            let unused_permit = link.permit_at.is_some_and(|at| now >= at + PERMIT_GRACE);
+            if unused_permit || !cache.fetch_pending(now) {
+                return true;
+            }
+            return false;
+        }
+        start && cache.wants_fetch(now)
+    }
+
+    /// While the store is skipped after an error: a private cache, single-flight in this
+    /// process only.
+    fn degraded(link: &LinkState, cache: &TokenCache, now: Instant, start: bool) {
+        if link.down && start && cache.wants_fetch(now) {
+            cache.grant_fetch();
         }
     }
 

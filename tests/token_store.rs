@@ -202,7 +202,11 @@ mod token_store {
         assert_eq!(sandbox.api_requests(), 24);
         let fetched: usize = pools
             .iter()
-            .map(|p| count(&p.take_notices(), |e| matches!(e, Event::TokenFetched { .. })))
+            .map(|p| {
+                count(&p.take_notices(), |e| {
+                    matches!(e, Event::TokenFetched { .. })
+                })
+            })
             .sum();
         assert_eq!(fetched, 1);
         let stored = FileStore::open(&path).unwrap().load(wall()).unwrap();
@@ -281,7 +285,10 @@ mod token_store {
         let here = std::thread::current().id();
         let threads = down.threads.lock().unwrap();
         assert_eq!(threads.len(), calls);
-        assert!(threads.iter().all(|t| *t != here), "a store call blocked the runtime");
+        assert!(
+            threads.iter().all(|t| *t != here),
+            "a store call blocked the runtime"
+        );
     }
 
     /// A store that is down: every call fails after `delay` (a slow store that times out).

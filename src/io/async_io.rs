@@ -25,7 +25,10 @@
 //! calls block (a file lock, a network round trip), so the session makes them only when the
 //! store has work to do (no token, a refresh due, a fetch to publish, a `401` to pass on),
 //! and through [`AsyncConnector::run_blocking`], which the tokio connector runs on tokio's
-//! blocking threads. A turn with nothing to do for the store costs two uncontended locks.
+//! blocking threads. A turn with nothing to do for the store costs a few uncontended locks
+//! and no call to `run_blocking`. A request future dropped while a store step runs there
+//! leaves the step to finish (it publishes or releases as it would); what it found, such as
+//! a store warning, is then not reported.
 //!
 //! # Contract with the transport
 //!

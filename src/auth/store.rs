@@ -418,10 +418,7 @@ impl StoreLink {
         }
         if link.leased.is_some() {
             let unused_permit = link.permit_at.is_some_and(|at| now >= at + PERMIT_GRACE);
-            if unused_permit || !cache.fetch_pending(now) {
-                return true;
-            }
-            return false;
+            return unused_permit || !cache.fetch_pending(now);
         }
         start && cache.wants_fetch(now)
     }

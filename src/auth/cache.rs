@@ -369,8 +369,8 @@ impl TokenCache {
     /// [`Pool`](crate::io::Pool), and with the `tokio` feature `TokioClient` and `TokioPool`,
     /// which make the store's blocking calls off the runtime) load the store's token before
     /// fetching one, take the store's refresh lease to fetch, publish what they fetched, and
-    /// remove a token a `401` rejected, so that one token request serves every process. A store that fails or
-    /// times out is skipped for [`StoreOptions::retry_after`] with a
+    /// remove a token a `401` rejected, so that one token request serves every process. A
+    /// store that fails or times out is skipped for [`StoreOptions::retry_after`] with a
     /// [`Warning::TokenStoreUnavailable`](crate::client::Warning::TokenStoreUnavailable): the
     /// cache then works as a private one. See [`TokenStore`].
     ///

@@ -221,3 +221,33 @@ fn async_driver_deadlines_come_from_the_host_timer() {
     assert_eq!(session.connector_mut().opened, 3);
     assert_eq!(sandbox.connections(), 0);
 }
+
+#[test]
+fn async_driver_token_store_two_sessions_share_a_memory_store_without_tokio() {
+    // The connector's default `run_blocking` (inline), under a no_std executor: two
+    // sessions with caches of their own (as two processes) on one store fetch one token.
+    use mtls_core::auth::{CachePolicy, MemoryStore, StoreOptions, TokenCache, TokenStore};
+    use std::sync::Arc;
+    let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let session = || {
+        let mut config = config(&sandbox);
+        let shared: Arc<dyn TokenStore> = store.clone();
+        config.token_cache =
+            TokenCache::with_store(CachePolicy::new(), shared, StoreOptions::new());
+        AsyncSession::new(config, BlockingConnector, SleepingTimer(StdClock::new()))
+    };
+    let (mut a, mut b) = (session(), session());
+    for i in 0..3 {
+        for s in [&mut a, &mut b] {
+            let path = format!("/v2.01/{}/users/{i}", sandbox.client_id());
+            let response = embassy_futures::block_on(s.request(ApiRequest::get(&path))).unwrap();
+            assert_eq!(response.status, 200);
+        }
+    }
+    assert_eq!(sandbox.token_requests(), 1);
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    assert!(store.load(wall).unwrap().token.is_some());
+}

@@ -328,6 +328,59 @@ mod redis {
         assert!(reports.iter().all(|r| r.store_warnings == 1), "{reports:?}");
     }
 
+    #[test]
+    fn redis_store_tokio_pool_processes_share_one_token() {
+        let name = "redis::redis_store_tokio_pool_processes_share_one_token";
+        if fleet::child_main(child_cache) {
+            return;
+        }
+        let (n, m) = fleet::size(PROCESSES, 8);
+        let server = RedisServer::start();
+        let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
+        let target = Target::of(&sandbox);
+        let spec = format!("{} mtls:token:tokio-share", server.url());
+        let host = [(fleet::TOKIO_POOL.0, fleet::TOKIO_POOL.1.to_string())];
+        let children = fleet::spawn(name, &target, &spec, n, m, &host);
+        let reports = fleet::collect(children);
+        let ok: usize = reports.iter().map(|r| r.ok).sum();
+        println!(
+            "redis store, tokio pools: {n} processes x {m} requests -> {} token requests at \
+             the sandbox, {ok} responses 200",
+            sandbox.token_requests()
+        );
+        assert_eq!(ok, n * m, "{reports:?}");
+        assert_eq!(sandbox.token_requests(), 1, "{reports:?}");
+        assert_eq!(reports.iter().map(|r| r.fetched).sum::<usize>(), 1);
+        assert_eq!(reports.iter().map(|r| r.store_warnings).sum::<usize>(), 0);
+    }
+
+    #[test]
+    fn redis_store_tokio_pool_down_degrades_to_a_token_per_process() {
+        let name = "redis::redis_store_tokio_pool_down_degrades_to_a_token_per_process";
+        if fleet::child_main(child_cache) {
+            return;
+        }
+        let mut server = RedisServer::start();
+        let spec = format!("{} mtls:token:tokio-down", server.url());
+        server.stop(); // nothing listens there any more
+        let sandbox = Sandbox::start(SandboxConfig::default()).unwrap();
+        let target = Target::of(&sandbox);
+        let host = [(fleet::TOKIO_POOL.0, fleet::TOKIO_POOL.1.to_string())];
+        let children = fleet::spawn(name, &target, &spec, PROCESSES, REQUESTS, &host);
+        let reports = fleet::collect(children);
+        let ok: usize = reports.iter().map(|r| r.ok).sum();
+        let warnings: usize = reports.iter().map(|r| r.store_warnings).sum();
+        println!(
+            "redis store down, tokio pools: {PROCESSES} processes x {REQUESTS} requests -> {} \
+             token requests, {ok} responses 200, {warnings} store warnings",
+            sandbox.token_requests()
+        );
+        // No request failed; each process fell back to its own token, with one warning.
+        assert_eq!(ok, PROCESSES * REQUESTS, "{reports:?}");
+        assert_eq!(sandbox.token_requests(), PROCESSES as u64, "{reports:?}");
+        assert!(reports.iter().all(|r| r.store_warnings == 1), "{reports:?}");
+    }
+
     /// Counts the calls that reach a store.
     struct Counted {
         inner: Arc<RedisStore>,

@@ -17,7 +17,7 @@ mod token_store {
     use mtls_core::client::{Event, Warning};
     use mtls_core::io::file_store::FileStore;
     use mtls_core::io::std_adapter::StdClient;
-    use mtls_core::io::{Pool, PoolOptions};
+    use mtls_core::io::{Pool, PoolOptions, TokioPool};
     use mtls_core::ApiRequest;
     use mtls_sandbox::{Sandbox, SandboxConfig};
 
@@ -149,38 +149,161 @@ mod token_store {
         assert_eq!(sandbox.token_requests(), 1);
     }
 
+    /// A `TokioPool` of 4 connections whose cache (its own, as another process would have)
+    /// is on `store`.
+    fn tokio_pool_on(target: &Target, store: Arc<dyn TokenStore>) -> TokioPool {
+        let mut config = target.config();
+        config.token_cache = stored_cache(store);
+        let options = PoolOptions {
+            max_connections: 4,
+            ..PoolOptions::default()
+        };
+        TokioPool::new(config, options)
+    }
+
+    /// `m` requests on each pool, all at once (one task each); their statuses.
+    async fn tokio_fan_out(pools: &[TokioPool], sandbox: &Sandbox, from: usize, m: usize) {
+        let mut tasks = Vec::new();
+        for (p, pool) in pools.iter().enumerate() {
+            for i in 0..m {
+                let pool = pool.clone();
+                let path = format!("/v2.01/{}/users/{}", sandbox.client_id(), from + p * m + i);
+                tasks.push(tokio::spawn(async move {
+                    pool.request(ApiRequest::get(&path)).await.map(|r| r.status)
+                }));
+            }
+        }
+        for task in tasks {
+            assert_eq!(task.await.unwrap().unwrap(), 200);
+        }
+    }
+
+    fn multi_thread_runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
     #[test]
-    fn token_store_backed_cache_in_a_tokio_client_works_as_a_private_one() {
-        // The tokio hosts do not consult stores (a store call blocks): the cache must not
-        // wait for a host that never comes.
+    fn token_store_file_tokio_pools_share_one_token() {
+        // Pools with caches of their own, each on its own handle of one file (as processes
+        // are): the file's lock and lease make one fetch for all of them.
         let sandbox = sandbox();
         let target = Target::of(&sandbox);
-        let store = Arc::new(MemoryStore::new());
-        let mut config = target.config();
-        config.token_cache = stored_cache(store.clone());
+        let dir = private_dir("tokio-pools");
+        let path = dir.join("token");
+        let pools: Vec<TokioPool> = (0..3)
+            .map(|_| tokio_pool_on(&target, Arc::new(FileStore::open(&path).unwrap())))
+            .collect();
+        multi_thread_runtime().block_on(tokio_fan_out(&pools, &sandbox, 0, 8));
+        assert_eq!(sandbox.token_requests(), 1);
+        assert_eq!(sandbox.api_requests(), 24);
+        let fetched: usize = pools
+            .iter()
+            .map(|p| {
+                count(&p.take_notices(), |e| {
+                    matches!(e, Event::TokenFetched { .. })
+                })
+            })
+            .sum();
+        assert_eq!(fetched, 1);
+        let stored = FileStore::open(&path).unwrap().load(wall()).unwrap();
+        assert!(stored.token.is_some());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn token_store_tokio_revoked_token_is_replaced_once_for_every_pool() {
+        let sandbox = sandbox();
+        let target = Target::of(&sandbox);
+        let dir = private_dir("tokio-revoke");
+        let path = dir.join("token");
+        let pools: Vec<TokioPool> = (0..3)
+            .map(|_| tokio_pool_on(&target, Arc::new(FileStore::open(&path).unwrap())))
+            .collect();
+        let runtime = multi_thread_runtime();
+        runtime.block_on(tokio_fan_out(&pools, &sandbox, 0, 2));
+        assert_eq!(sandbox.token_requests(), 1);
+        // The server revokes the token the next request carries (and forgets it); then one
+        // request on each pool, one after the other.
+        sandbox.knobs().set_force_401_count(1);
+        runtime.block_on(async {
+            for (p, pool) in pools.iter().enumerate() {
+                let path = format!("/v2.01/{}/users/{}", sandbox.client_id(), 100 + p);
+                let response = pool.request(ApiRequest::get(&path)).await.unwrap();
+                assert_eq!(response.status, 200);
+            }
+        });
+        // One new token for the three: the first pool removed the rejected one from the
+        // store and fetched; the others, rejected in turn, took the new one from the store.
+        assert_eq!(sandbox.token_requests(), 2);
+        let rejected: Vec<usize> = pools
+            .iter()
+            .map(|p| count(&p.take_notices(), |e| matches!(e, Event::TokenRejected(_))))
+            .collect();
+        assert_eq!(rejected, [1, 1, 1]);
+        // And it keeps working without more token requests.
+        runtime.block_on(tokio_fan_out(&pools, &sandbox, 200, 4));
+        assert_eq!(sandbox.token_requests(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn token_store_tokio_store_down_degrades_off_the_runtime_with_a_warning() {
+        let sandbox = sandbox();
+        let target = Target::of(&sandbox);
+        let down = Arc::new(DownStore {
+            delay: Duration::from_millis(50),
+            calls: AtomicUsize::new(0),
+            threads: std::sync::Mutex::new(Vec::new()),
+        });
+        let pools: Vec<TokioPool> = (0..2)
+            .map(|_| tokio_pool_on(&target, down.clone()))
+            .collect();
+        // One thread runs the runtime (this one): a store call made on it would stall every
+        // task for its 50 ms.
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        let path = format!("/v2.01/{}/users/1", sandbox.client_id());
-        let status = runtime.block_on(async {
-            let mut client = mtls_core::io::TokioClient::new(config);
-            client.request(ApiRequest::get(&path)).await.unwrap().status
-        });
-        assert_eq!(status, 200);
-        assert_eq!(sandbox.token_requests(), 1);
-        assert_eq!(store.load(wall()).unwrap().token, None);
+        runtime.block_on(tokio_fan_out(&pools, &sandbox, 0, 5));
+        // Each pool works on its own token: one request each, none failed.
+        assert_eq!(sandbox.token_requests(), 2);
+        for pool in &pools {
+            let notices = pool.take_notices();
+            let warnings = count(&notices, |e| {
+                matches!(e, Event::Warning(Warning::TokenStoreUnavailable(_)))
+            });
+            // One warning per outage, not one per request.
+            assert_eq!(warnings, 1, "{notices:?}");
+        }
+        let calls = down.calls.load(Ordering::Relaxed);
+        assert!((2..10).contains(&calls), "{calls} store calls");
+        // Every store call ran on a thread other than the runtime's.
+        let here = std::thread::current().id();
+        let threads = down.threads.lock().unwrap();
+        assert_eq!(threads.len(), calls);
+        assert!(
+            threads.iter().all(|t| *t != here),
+            "a store call blocked the runtime"
+        );
     }
 
     /// A store that is down: every call fails after `delay` (a slow store that times out).
     struct DownStore {
         delay: Duration,
         calls: AtomicUsize,
+        /// The thread of each call.
+        threads: std::sync::Mutex<Vec<std::thread::ThreadId>>,
     }
 
     impl DownStore {
         fn fail(&self) -> StoreError {
             self.calls.fetch_add(1, Ordering::Relaxed);
+            let thread = std::thread::current().id();
+            self.threads.lock().unwrap().push(thread);
             std::thread::sleep(self.delay);
             StoreError::Timeout
         }
@@ -213,6 +336,7 @@ mod token_store {
         let down = Arc::new(DownStore {
             delay: Duration::from_millis(50),
             calls: AtomicUsize::new(0),
+            threads: std::sync::Mutex::new(Vec::new()),
         });
         let mut a = client_on(&target, down.clone());
         let mut b = client_on(&target, down.clone());
@@ -493,6 +617,77 @@ mod token_store {
             tokens <= one_process + 1,
             "{tokens} token requests in {busy:?}"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn token_store_file_tokio_pool_processes_share_one_token() {
+        let name = "token_store::token_store_file_tokio_pool_processes_share_one_token";
+        if fleet::child_main(|path| stored_cache(Arc::new(FileStore::open(path).unwrap()))) {
+            return;
+        }
+        let (n, m) = fleet::size(PROCESSES, 8);
+        let sandbox = sandbox();
+        let target = Target::of(&sandbox);
+        let dir = private_dir("tokio-fleet");
+        let path = dir.join("token");
+        FileStore::open(&path).unwrap(); // creates the directory
+        let host = [(fleet::TOKIO_POOL.0, fleet::TOKIO_POOL.1.to_string())];
+        let children = fleet::spawn(name, &target, path.to_str().unwrap(), n, m, &host);
+        let reports = fleet::collect(children);
+        let ok: usize = reports.iter().map(|r| r.ok).sum();
+        let fetched: usize = reports.iter().map(|r| r.fetched).sum();
+        println!(
+            "file store, tokio pools: {n} processes x {m} requests -> {} token requests at \
+             the sandbox, {ok} responses 200",
+            sandbox.token_requests()
+        );
+        assert_eq!(ok, n * m, "{reports:?}");
+        assert_eq!(sandbox.token_requests(), 1, "{reports:?}");
+        assert_eq!(fetched, 1);
+        assert_eq!(sandbox.api_requests(), (n * m) as u64);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn token_store_file_tokio_pool_processes_replace_a_revoked_token_once() {
+        let name =
+            "token_store::token_store_file_tokio_pool_processes_replace_a_revoked_token_once";
+        if fleet::child_main(|path| stored_cache(Arc::new(FileStore::open(path).unwrap()))) {
+            return;
+        }
+        let sandbox = sandbox();
+        let target = Target::of(&sandbox);
+        let dir = private_dir("tokio-fleet-revoke");
+        let path = dir.join("token");
+        FileStore::open(&path).unwrap();
+        let barrier = dir.join("barrier");
+        std::fs::create_dir_all(&barrier).unwrap();
+        let extra = [
+            (fleet::TOKIO_POOL.0, fleet::TOKIO_POOL.1.to_string()),
+            ("MTLS_FLEET_BARRIER", barrier.to_str().unwrap().into()),
+        ];
+        let children = fleet::spawn(name, &target, path.to_str().unwrap(), PROCESSES, 6, &extra);
+        // Every process has made one request with the shared token; then the server revokes
+        // it (the next request gets 401 and the server forgets the token).
+        fleet::barrier(&barrier, PROCESSES, || {
+            assert_eq!(sandbox.token_requests(), 1);
+            sandbox.knobs().set_force_401_count(1);
+        });
+        let reports = fleet::collect(children);
+        let ok: usize = reports.iter().map(|r| r.ok).sum();
+        let rejected: usize = reports.iter().map(|r| r.rejected).sum();
+        println!(
+            "file store, tokio pools, token revoked mid-run: {PROCESSES} processes x 6 \
+             requests -> {} token requests, {rejected} 401s, {ok} responses 200",
+            sandbox.token_requests()
+        );
+        assert_eq!(ok, PROCESSES * 6, "{reports:?}");
+        // Each process met the revoked token (at least once: its connections carry it at
+        // the same time); one new token serves them all.
+        assert!(rejected >= PROCESSES, "{reports:?}");
+        assert_eq!(sandbox.token_requests(), 2, "{reports:?}");
+        assert_eq!(reports.iter().map(|r| r.fetched).sum::<usize>(), 2);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

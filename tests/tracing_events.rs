@@ -138,7 +138,7 @@ fn tracing_events_of_the_std_pool_and_tokio_hosts_carry_no_secret() {
         assert_eq!(w.join().unwrap(), 200);
     }
 
-    // The tokio client, on a store that is down.
+    // The tokio client, on a store that is down: it consults it (off the runtime) and warns.
     let mut tokio_config = config.clone();
     tokio_config.token_cache =
         TokenCache::with_store(CachePolicy::new(), Arc::new(DownStore), StoreOptions::new());
@@ -157,7 +157,7 @@ fn tracing_events_of_the_std_pool_and_tokio_hosts_carry_no_secret() {
             200
         );
     });
-    // And a std client on it, which does consult it.
+    // And a std client on it, which does too.
     let mut down_config = config.clone();
     down_config.token_cache =
         TokenCache::with_store(CachePolicy::new(), Arc::new(DownStore), StoreOptions::new());
@@ -212,6 +212,8 @@ fn tracing_events_of_the_std_pool_and_tokio_hosts_carry_no_secret() {
     ] {
         assert!(text.contains(expected), "no {expected:?} in:\n{text}");
     }
+    // One warning per client on the store that is down: the tokio client and the std one.
+    assert_eq!(text.matches("token store unavailable").count(), 2, "{text}");
     // One `response` per request: 2 (std) + 3 (pool) + 1 (tokio) + 1 (std, store down)
     // + 2 (reconnects).
     assert_eq!(text.matches(": response ").count(), 9, "{text}");

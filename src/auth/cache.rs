@@ -366,10 +366,11 @@ impl TokenCache {
 
     /// An empty cache that shares its token with other processes (or machines) through
     /// `store`: the hosts that drive sessions ([`StdClient`](crate::io::std_adapter::StdClient),
-    /// [`Pool`](crate::io::Pool)) load the store's token before fetching one, take the
-    /// store's refresh lease to fetch, publish what they fetched, and remove a token a `401`
-    /// rejected, so that one token request serves every process. A store that fails or
-    /// times out is skipped for [`StoreOptions::retry_after`] with a
+    /// [`Pool`](crate::io::Pool), and with the `tokio` feature `TokioClient` and `TokioPool`,
+    /// which make the store's blocking calls off the runtime) load the store's token before
+    /// fetching one, take the store's refresh lease to fetch, publish what they fetched, and
+    /// remove a token a `401` rejected, so that one token request serves every process. A
+    /// store that fails or times out is skipped for [`StoreOptions::retry_after`] with a
     /// [`Warning::TokenStoreUnavailable`](crate::client::Warning::TokenStoreUnavailable): the
     /// cache then works as a private one. See [`TokenStore`].
     ///
@@ -451,6 +452,12 @@ impl TokenCache {
         let timeout = self.shared.policy.fetch_timeout;
         state.gate.is_some_and(|g| g.permit)
             || state.in_flight.is_some_and(|f| now < f.started + timeout)
+    }
+
+    /// Whether a `401` dropped a token that [`TokenCache::take_rejected`] has not taken yet.
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
+    pub(crate) fn has_rejected(&self) -> bool {
+        self.shared.state.lock().rejected.is_some()
     }
 
     /// The generation a `401` dropped since the last call, if any.

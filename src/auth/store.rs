@@ -375,10 +375,7 @@ impl StoreLink {
             return;
         };
         if link.quiet_until.is_some_and(|t| now < t) {
-            if link.down && start && cache.wants_fetch(now) {
-                // Degraded: a private cache, single-flight in this process only.
-                cache.grant_fetch();
-            }
+            Self::degraded(&link, cache, now, start);
             return;
         }
         link.quiet_until = None;
@@ -395,6 +392,42 @@ impl StoreLink {
         } else if link.down {
             link.down = false;
             notices.push(StoreNotice::Recovered);
+        }
+    }
+
+    /// [`StoreLink::sync`] without the store: does what needs no store call (marks the
+    /// host's look, grants the local fetch of a degraded cache) and says whether `sync`
+    /// has store work to do now. For hosts that must not block where they poll (the tokio
+    /// hosts): they call this inline and, only when it says so, `sync` where blocking is
+    /// allowed. Conservative: `true` when `sync` may call the store; `false` only when it
+    /// would not (should the state change meanwhile, the next turn catches up).
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
+    pub(crate) fn sync_local(&self, cache: &TokenCache, now: Instant, start: bool) -> bool {
+        cache.gate_touch(now);
+        let Some(link) = self.state.try_lock() else {
+            // Another caller is in `sync`: it does the work for the cache both share.
+            return false;
+        };
+        if link.quiet_until.is_some_and(|t| now < t) {
+            Self::degraded(&link, cache, now, start);
+            return false;
+        }
+        // What `step` does before it returns without a store call, in its order.
+        if cache.has_rejected() {
+            return true;
+        }
+        if link.leased.is_some() {
+            let unused_permit = link.permit_at.is_some_and(|at| now >= at + PERMIT_GRACE);
+            return unused_permit || !cache.fetch_pending(now);
+        }
+        start && cache.wants_fetch(now)
+    }
+
+    /// While the store is skipped after an error: a private cache, single-flight in this
+    /// process only.
+    fn degraded(link: &LinkState, cache: &TokenCache, now: Instant, start: bool) {
+        if link.down && start && cache.wants_fetch(now) {
+            cache.grant_fetch();
         }
     }
 
@@ -653,6 +686,110 @@ mod tests {
         assert_eq!(bearer(a.turn(5)), "t2");
         assert!(a.notices.ends_with(&[StoreNotice::Loaded]));
         assert_eq!(store.load(WALL0).unwrap().version, StoreVersion(3));
+    }
+
+    /// A [`MemoryStore`] that counts the calls that reach it.
+    #[derive(Default)]
+    struct Counting {
+        inner: MemoryStore,
+        calls: core::sync::atomic::AtomicUsize,
+    }
+
+    impl Counting {
+        fn calls(&self) -> usize {
+            self.calls.load(core::sync::atomic::Ordering::Relaxed)
+        }
+        fn count(&self) {
+            self.calls
+                .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    impl TokenStore for Counting {
+        fn load(&self, now: Duration) -> Result<StoreSnapshot, StoreError> {
+            self.count();
+            self.inner.load(now)
+        }
+        fn compare_and_replace(
+            &self,
+            expected: StoreVersion,
+            token: Option<&ExportedToken>,
+            now: Duration,
+        ) -> Result<Option<StoreVersion>, StoreError> {
+            self.count();
+            self.inner.compare_and_replace(expected, token, now)
+        }
+        fn try_lease(
+            &self,
+            holder: u64,
+            lease: Duration,
+            now: Duration,
+        ) -> Result<Lease, StoreError> {
+            self.count();
+            self.inner.try_lease(holder, lease, now)
+        }
+        fn release(&self, holder: u64, now: Duration) -> Result<(), StoreError> {
+            self.count();
+            self.inner.release(holder, now)
+        }
+    }
+
+    /// One host turn as the tokio hosts take it: `sync_local`, then `sync`. Returns
+    /// (what `sync_local` said, whether `sync` called the store).
+    fn local_then_sync(
+        cache: &TokenCache,
+        store: &Counting,
+        t_ms: u64,
+        start: bool,
+    ) -> (bool, bool) {
+        let link = cache.store_link().expect("a store");
+        let now = Instant::from_millis(t_ms);
+        let local = link.sync_local(cache, now, start);
+        let before = store.calls();
+        let mut notices = Vec::new();
+        link.sync(
+            cache,
+            now,
+            WALL0 + Duration::from_millis(t_ms),
+            start,
+            &mut notices,
+        );
+        (local, store.calls() > before)
+    }
+
+    #[test]
+    fn token_store_protocol_sync_local_says_when_sync_calls_the_store() {
+        let store = Arc::new(Counting::default());
+        let shared: Arc<dyn TokenStore> = store.clone();
+        let a = TokenCache::with_store(CachePolicy::new(), shared.clone(), StoreOptions::new());
+        let b = TokenCache::with_store(CachePolicy::new(), shared, StoreOptions::new());
+        // No token anywhere: both have store work (a takes the lease, b finds it held).
+        assert_eq!(local_then_sync(&a, &store, 0, true), (true, true));
+        let Acquire::Fetch(ticket) = a.acquire(Instant::from_millis(0)) else {
+            panic!("a fetches")
+        };
+        assert_eq!(local_then_sync(&b, &store, 0, true), (true, true));
+        // b waits a poll interval before it reads again; a's fetch is in flight.
+        assert_eq!(local_then_sync(&b, &store, 10, true), (false, false));
+        assert_eq!(local_then_sync(&a, &store, 10, true), (false, false));
+        ticket
+            .complete(response("t1"), Instant::from_millis(20))
+            .unwrap();
+        // a's fetch is over: publish and release (even with `start` false).
+        assert_eq!(local_then_sync(&a, &store, 30, false), (true, true));
+        // A fresh token and nothing under way: no store work.
+        assert_eq!(local_then_sync(&a, &store, 40, true), (false, false));
+        assert_eq!(local_then_sync(&a, &store, 40, false), (false, false));
+        // b's quiet time is over and it has no token: it loads a's.
+        assert_eq!(local_then_sync(&b, &store, 50, true), (true, true));
+        assert_eq!(bearer(b.acquire(Instant::from_millis(50))), "t1");
+        assert_eq!(local_then_sync(&b, &store, 60, true), (false, false));
+        // A 401 at b: the removal is store work.
+        let Acquire::Valid(token) = b.acquire(Instant::from_millis(70)) else {
+            panic!()
+        };
+        assert!(b.invalidate(token.generation()));
+        assert_eq!(local_then_sync(&b, &store, 70, false), (true, true));
     }
 
     #[test]

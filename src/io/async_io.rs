@@ -10,10 +10,25 @@
 //! | a byte stream | any `embedded_io_async::{Read, Write}` (embassy-net's `TcpSocket`, a tokio socket, ...) |
 //! | a clock, and a way to wait for an instant on it | a [`Timer`]: [`Clock::now`] and [`Timer::sleep_until`] |
 //! | transports, for a session | an [`AsyncConnector`]: opens them, tells the wall-clock time |
+//! | somewhere to block, for a session whose token cache has a store | [`AsyncConnector::run_blocking`] (the default runs inline) |
 //!
 //! Nothing here reads a clock of its own or spawns anything: the driver races each read and
 //! write against the client's next deadline ([`Client::poll_timeout`]) with the host's
 //! [`Timer`], inside the one future the host awaits.
+//!
+//! # Token stores
+//!
+//! A session whose token cache has a store
+//! ([`TokenCache::with_store`](crate::auth::TokenCache::with_store)) consults it as the
+//! blocking [`crate::io::Session`] does, with the same logic: before a call, between reads
+//! (while a request waits for a token another process is fetching), after the call. Store
+//! calls block (a file lock, a network round trip), so the session makes them only when the
+//! store has work to do (no token, a refresh due, a fetch to publish, a `401` to pass on),
+//! and through [`AsyncConnector::run_blocking`], which the tokio connector runs on tokio's
+//! blocking threads. A turn with nothing to do for the store costs a few uncontended locks
+//! and no call to `run_blocking`. A request future dropped while a store step runs there
+//! leaves the step to finish (it publishes or releases as it would); what it found, such as
+//! a store warning, is then not reported.
 //!
 //! # Contract with the transport
 //!
@@ -42,9 +57,12 @@ use core::task::Poll;
 
 use embedded_io_async::{Read, Write};
 
+use crate::auth::{StoreNotice, TokenCache};
 use crate::client::{ApiRequest, Client, ClientConfig, Event};
 use crate::error::Error;
-use crate::io::session::{detail, gave_up, Batch, Outcome, MAX_TURNS_WITHOUT_OUTCOME, WINDOW};
+use crate::io::session::{
+    detail, gave_up, store_notices, Batch, Outcome, MAX_TURNS_WITHOUT_OUTCOME, WINDOW,
+};
 use crate::io::{Clock, DriveStatus, CHUNK};
 use crate::time::{Instant, UnixTime};
 
@@ -92,6 +110,32 @@ pub trait AsyncConnector {
     /// The wall-clock time, for checking the server's certificate on each connection.
     fn wall_clock(&self) -> UnixTime;
 
+    /// The wall-clock time since the Unix epoch, as precise as the host has it, for token
+    /// stores ([`TokenStore`](crate::auth::TokenStore)) shared with other processes. The
+    /// default is [`AsyncConnector::wall_clock`], to the second.
+    fn wall_time(&self) -> core::time::Duration {
+        core::time::Duration::from_secs(self.wall_clock().as_secs())
+    }
+
+    /// Runs `job`, which may block (a token store's file lock or network round trip, see
+    /// [`TokenStore`](crate::auth::TokenStore)), where blocking does not hold up the
+    /// executor, and completes with its result; `None` if it could not run (the executor is
+    /// shutting down: the store step is then skipped, the cache carries on as it is). The
+    /// session calls it only when its token cache has a store with work to do (see the
+    /// [module docs](self)).
+    ///
+    /// The default runs `job` inline, which suits stores that do not block
+    /// ([`MemoryStore`](crate::auth::MemoryStore)) and executors with nowhere else to run
+    /// it; the tokio connector runs it with `tokio::task::spawn_blocking`. Should the job
+    /// panic (a bug in the store), the panic MUST reach the caller, as it would inline.
+    fn run_blocking<R, F>(&self, job: F) -> impl Future<Output = Option<R>>
+    where
+        R: Send + 'static,
+        F: FnOnce() -> R + Send + 'static,
+    {
+        core::future::ready(Some(job()))
+    }
+
     /// Whether an idle, kept-alive transport is already unusable: the server closed it or
     /// sent something unasked while idle. Checked, without waiting, before a new request is
     /// written, so that the request goes to a fresh connection as not sent instead of ending
@@ -134,12 +178,43 @@ pub async fn drive<T, K, F>(
     transport: &mut T,
     timer: &K,
     max_turns: usize,
-    mut on_event: F,
+    on_event: F,
 ) -> Result<DriveStatus, T::Error>
 where
     T: Read + Write,
     K: Timer + ?Sized,
     F: FnMut(Event),
+{
+    drive_with(client, transport, timer, max_turns, on_event, &mut NoHook).await
+}
+
+/// Host work between reads of [`drive_with`]: the session's token-store turn.
+pub(crate) trait BeforeRead {
+    /// Runs before each read; `now` is the timer's time.
+    fn before_read(&mut self, now: Instant) -> impl Future<Output = ()>;
+}
+
+/// Nothing between reads: the public [`drive`].
+struct NoHook;
+
+impl BeforeRead for NoHook {
+    async fn before_read(&mut self, _now: Instant) {}
+}
+
+/// [`drive`], with `hook` run before each read (as the blocking driver's `bound_read`).
+pub(crate) async fn drive_with<T, K, F, H>(
+    client: &mut Client,
+    transport: &mut T,
+    timer: &K,
+    max_turns: usize,
+    mut on_event: F,
+    hook: &mut H,
+) -> Result<DriveStatus, T::Error>
+where
+    T: Read + Write,
+    K: Timer + ?Sized,
+    F: FnMut(Event),
+    H: BeforeRead,
 {
     use embedded_io_async::Error as _;
     let mut rx = [0u8; CHUNK];
@@ -159,6 +234,9 @@ where
         if client.is_idle() {
             return Ok(DriveStatus::Idle);
         }
+        // Between reads: while a request waits for a token another process is fetching,
+        // this is where it arrives from the store.
+        hook.before_read(timer.now()).await;
         if client.poll_timeout().is_some_and(|t| timer.now() >= t) {
             client.handle_timeout(timer.now());
             continue;
@@ -403,6 +481,26 @@ where
     async fn run(
         &mut self,
         requests: impl IntoIterator<Item = ApiRequest>,
+        on_outcome: impl FnMut(usize, Outcome),
+    ) {
+        self.sync_store(true).await;
+        self.run_requests(requests, on_outcome).await;
+        self.sync_store(false).await;
+    }
+
+    /// Brings the token cache and its store in step, when the cache has one (see the
+    /// [module docs](self)).
+    async fn sync_store(&mut self, start: bool) {
+        let mut found = Vec::new();
+        let now = self.timer.now();
+        let cache = &self.client.config().token_cache;
+        store_turn(&self.connector, cache, now, start, &mut found).await;
+        store_notices(found, &mut self.notices);
+    }
+
+    async fn run_requests(
+        &mut self,
+        requests: impl IntoIterator<Item = ApiRequest>,
         mut on_outcome: impl FnMut(usize, Outcome),
     ) {
         let mut on_outcome = |index, outcome: Outcome| {
@@ -468,10 +566,22 @@ where
                 break;
             };
             let notices = &mut self.notices;
-            let status = drive(&mut self.client, transport, &self.timer, 100_000, |event| {
-                batch.sort(event, notices, &mut on_outcome)
-            })
+            let mut store = StoreTurns {
+                connector: &self.connector,
+                // A clone of the handle (one `Arc`): the client is lent to `drive_with`.
+                cache: self.client.config().token_cache.clone(),
+                found: Vec::new(),
+            };
+            let status = drive_with(
+                &mut self.client,
+                transport,
+                &self.timer,
+                100_000,
+                |event| batch.sort(event, notices, &mut on_outcome),
+                &mut store,
+            )
             .await;
+            store_notices(store.found, notices);
             idle_turns = 0;
             if !self.client.is_connected() {
                 self.transport = None;
@@ -519,6 +629,51 @@ where
                 self.client.transport_failed();
             }
         }
+    }
+}
+
+/// One store turn for `cache` (nothing without a store): what needs no store call inline,
+/// the store calls, when there is work for them, through the connector's
+/// [`AsyncConnector::run_blocking`]; the findings are traced and added to `found`. The
+/// logic is the blocking session's (`StoreLink::sync`).
+async fn store_turn<C: AsyncConnector + ?Sized>(
+    connector: &C,
+    cache: &TokenCache,
+    now: Instant,
+    start: bool,
+    found: &mut Vec<StoreNotice>,
+) {
+    let needed = cache
+        .store_link()
+        .is_some_and(|link| link.sync_local(cache, now, start));
+    if !needed {
+        return;
+    }
+    let wall = connector.wall_time();
+    let cache = cache.clone();
+    let job = move || {
+        let mut found = Vec::new();
+        if let Some(link) = cache.store_link() {
+            link.sync(&cache, now, wall, start, &mut found);
+        }
+        found
+    };
+    if let Some(more) = connector.run_blocking(job).await {
+        more.iter().for_each(crate::io::trace::store);
+        found.extend(more);
+    }
+}
+
+/// The session's [`BeforeRead`]: a store turn before each read.
+struct StoreTurns<'a, C: ?Sized> {
+    connector: &'a C,
+    cache: TokenCache,
+    found: Vec<StoreNotice>,
+}
+
+impl<C: AsyncConnector + ?Sized> BeforeRead for StoreTurns<'_, C> {
+    async fn before_read(&mut self, now: Instant) {
+        store_turn(self.connector, &self.cache, now, true, &mut self.found).await;
     }
 }
 

@@ -14,9 +14,11 @@
 //!   servers, up to a maximum, sharing one token cache.
 //! - [`file_store::FileStore`] (feature `std`): a token store
 //!   ([`TokenCache::with_store`](crate::auth::TokenCache::with_store)) for the processes of
-//!   one machine. Sessions (`StdClient`, `Pool`, any [`Session`]) consult a cache's store
-//!   between reads; the tokio hosts and hand-written event loops do not, and a store-backed
-//!   cache given to them works as a private one.
+//!   one machine. Sessions (`StdClient`, `Pool`, any [`Session`]; `TokioClient`,
+//!   `TokioPool`, any `AsyncSession`, whose store calls run where blocking is allowed, see
+//!   `AsyncConnector::run_blocking`) consult a cache's store between reads;
+//!   hand-written event loops do not, and a store-backed cache given to them works as a
+//!   private one.
 //! - [`redis_store::RedisStore`] (feature `redis`): the same for a fleet of machines.
 //! - [`async_io`] (feature `async`): the async [`async_io::drive`] and [`AsyncSession`] over
 //!   any `embedded_io_async::{Read, Write}` stream, runtime-agnostic and `no_std`; the host

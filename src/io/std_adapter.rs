@@ -29,6 +29,14 @@ pub fn wall_clock_now() -> UnixTime {
     )
 }
 
+/// The wall-clock time since the Unix epoch, to the nanosecond the system gives, for token
+/// stores (the epoch itself on a clock set before 1970).
+pub(crate) fn wall_time_now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
 /// A monotonic clock counting from its creation.
 #[derive(Clone, Copy, Debug)]
 pub struct StdClock {
@@ -130,9 +138,7 @@ impl Connector for TcpConnector {
     }
 
     fn wall_time(&self) -> Duration {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
+        wall_time_now()
     }
 
     /// A non-blocking peek: end of stream, bytes nobody asked for (on an idle connection,

@@ -15,7 +15,20 @@
 //!
 //! The futures MUST be polled inside a tokio runtime with its I/O and time drivers enabled
 //! (`#[tokio::main]`, or a runtime built with `enable_all`); the library itself asks tokio only
-//! for `net`, `time` and `sync`.
+//! for `net`, `time`, `sync` and `rt` (for `spawn_blocking`).
+//!
+//! # Token stores
+//!
+//! A token cache made with a store
+//! ([`TokenCache::with_store`](crate::auth::TokenCache::with_store)) is consulted as by the
+//! std hosts, with the same logic: the store's token is loaded before one is fetched, a fetch
+//! goes ahead under the store's refresh lease (the store read again once it is taken), what
+//! was fetched is published, a token a `401` rejected is removed; a store that fails or times
+//! out is skipped for a while with a
+//! [`Warning::TokenStoreUnavailable`](crate::client::Warning::TokenStoreUnavailable) and the
+//! cache works as a private one. Store calls block (a file lock, a Redis round trip): they run
+//! on tokio's blocking threads (`spawn_blocking`), only on turns when the store has work to
+//! do, never on the runtime's workers.
 //!
 //! # Timeouts
 //!
@@ -46,7 +59,7 @@ use tokio::net::TcpStream;
 use crate::client::{ApiRequest, Client, ClientConfig, Event};
 use crate::io::async_io::{AsyncConnector, AsyncSession, Timer};
 use crate::io::session::Outcome;
-use crate::io::std_adapter::wall_clock_now;
+use crate::io::std_adapter::{wall_clock_now, wall_time_now};
 use crate::io::Clock;
 use crate::time::{Instant, UnixTime};
 
@@ -201,6 +214,26 @@ impl AsyncConnector for TokioConnector {
 
     fn wall_clock(&self) -> UnixTime {
         wall_clock_now()
+    }
+
+    fn wall_time(&self) -> Duration {
+        wall_time_now()
+    }
+
+    /// On tokio's blocking threads (`spawn_blocking`); a panic in `job` is resumed here.
+    async fn run_blocking<R, F>(&self, job: F) -> Option<R>
+    where
+        R: Send + 'static,
+        F: FnOnce() -> R + Send + 'static,
+    {
+        match tokio::task::spawn_blocking(job).await {
+            Ok(result) => Some(result),
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                // Cancelled: the runtime is shutting down.
+                Err(_) => None,
+            },
+        }
     }
 
     /// A non-blocking peek (tokio's sockets are non-blocking): end of stream, bytes nobody

@@ -15,6 +15,15 @@ use mtls_sandbox::Sandbox;
 /// Set in a child: what it is to do (the store spec).
 pub const CHILD: &str = "MTLS_FLEET_CHILD";
 
+/// The child's host, in the `extra` environment of [`spawn`]: `std` (the default, a
+/// `StdClient`, requests one after the other) or `tokio-pool` (see [`TOKIO_POOL`]).
+pub const HOST: &str = "MTLS_FLEET_HOST";
+
+/// A `TokioPool` (4 connections) on a 2-thread tokio runtime: the first request alone (then
+/// the barrier, if any), the others all at once, each in its own task.
+#[allow(dead_code)] // not every test binary uses it
+pub const TOKIO_POOL: (&str, &str) = (HOST, "tokio-pool");
+
 /// What a child needs to reach the sandbox.
 pub struct Target {
     pub base_url: String,
@@ -169,7 +178,6 @@ pub fn child_main(make_cache: impl FnOnce(&str) -> mtls_core::auth::TokenCache) 
     let index: usize = std::env::var("MTLS_FLEET_INDEX").unwrap().parse().unwrap();
     let mut config = target.config();
     config.token_cache = make_cache(&spec);
-    let mut client = mtls_core::io::std_adapter::StdClient::new(config);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -178,36 +186,65 @@ pub fn child_main(make_cache: impl FnOnce(&str) -> mtls_core::auth::TokenCache) 
         std::thread::sleep(Duration::from_millis((start_ms - now) as u64));
     }
     let mut report = ChildReport::default();
-    for i in 0..m {
-        let path = format!("/v2.01/{}/users/{}", target.client_id, index * 1000 + i);
-        match client.request(ApiRequest::get(&path)) {
-            Ok(r) if r.status == 200 => report.ok += 1,
-            Ok(r) => {
-                eprintln!("child {index}: status {}", r.status);
-                report.failed += 1
-            }
-            Err(e) => {
-                eprintln!("child {index}: {e}");
-                report.failed += 1
-            }
+    let mut tally = |status: Result<u16, String>| match status {
+        Ok(200) => report.ok += 1,
+        Ok(status) => {
+            eprintln!("child {index}: status {status}");
+            report.failed += 1
         }
-        if i == 0 {
-            if let Ok(dir) = std::env::var("MTLS_FLEET_BARRIER") {
-                // Tell the parent the first request is done; wait for its word to go on.
-                let dir = std::path::Path::new(&dir);
-                std::fs::write(dir.join(format!("ready-{index}")), b"").unwrap();
-                let deadline = Instant::now() + Duration::from_secs(60);
-                while !dir.join("go").exists() {
-                    assert!(Instant::now() < deadline, "no go from the parent");
-                    std::thread::sleep(Duration::from_millis(5));
+        Err(e) => {
+            eprintln!("child {index}: {e}");
+            report.failed += 1
+        }
+    };
+    let path = |i: usize| format!("/v2.01/{}/users/{}", target.client_id, index * 1000 + i);
+    let notices = match std::env::var(HOST).as_deref() {
+        Ok("tokio-pool") => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let options = mtls_core::io::PoolOptions {
+                max_connections: 4,
+                ..mtls_core::io::PoolOptions::default()
+            };
+            let pool = mtls_core::io::TokioPool::new(config, options);
+            let get = |pool: mtls_core::io::TokioPool, path: String| async move {
+                let outcome = pool.request(ApiRequest::get(&path)).await;
+                outcome.map(|r| r.status).map_err(|e| e.to_string())
+            };
+            runtime.block_on(async {
+                if m > 0 {
+                    tally(get(pool.clone(), path(0)).await);
+                    barrier_child(index);
+                }
+                let tasks: Vec<_> = (1..m)
+                    .map(|i| tokio::spawn(get(pool.clone(), path(i))))
+                    .collect();
+                for task in tasks {
+                    tally(task.await.unwrap());
+                }
+            });
+            pool.take_notices()
+        }
+        Ok(other) if other != "std" => panic!("unknown {HOST} {other}"),
+        _ => {
+            let mut client = mtls_core::io::std_adapter::StdClient::new(config);
+            for i in 0..m {
+                let outcome = client.request(ApiRequest::get(&path(i)));
+                tally(outcome.map(|r| r.status).map_err(|e| e.to_string()));
+                if i == 0 {
+                    barrier_child(index);
+                }
+                if let Ok(pause) = std::env::var("MTLS_FLEET_PAUSE_MS") {
+                    std::thread::sleep(Duration::from_millis(pause.parse().unwrap()));
                 }
             }
+            client.take_notices()
         }
-        if let Ok(pause) = std::env::var("MTLS_FLEET_PAUSE_MS") {
-            std::thread::sleep(Duration::from_millis(pause.parse().unwrap()));
-        }
-    }
-    for notice in client.take_notices() {
+    };
+    for notice in notices {
         match notice {
             Event::TokenFetched { .. } => report.fetched += 1,
             Event::TokenRejected(_) => report.rejected += 1,
@@ -222,9 +259,22 @@ pub fn child_main(make_cache: impl FnOnce(&str) -> mtls_core::auth::TokenCache) 
     true
 }
 
+/// The child's side of [`barrier`], when `MTLS_FLEET_BARRIER` is set: tells the parent the
+/// first request is done and waits (bounded) for its word to go on.
+fn barrier_child(index: usize) {
+    if let Ok(dir) = std::env::var("MTLS_FLEET_BARRIER") {
+        let dir = std::path::Path::new(&dir);
+        std::fs::write(dir.join(format!("ready-{index}")), b"").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !dir.join("go").exists() {
+            assert!(Instant::now() < deadline, "no go from the parent");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
 /// Waits (bounded) until every one of `n` children has written its `ready-i` file in `dir`,
 /// runs `between`, then lets them go on.
-#[allow(dead_code)] // tests/redis_store.rs only
 pub fn barrier(dir: &std::path::Path, n: usize, between: impl FnOnce()) {
     let deadline = Instant::now() + Duration::from_secs(90);
     while (0..n).any(|i| !dir.join(format!("ready-{i}")).exists()) {

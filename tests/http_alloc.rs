@@ -53,11 +53,18 @@ fn a_warm_client_request_allocates_nothing_in_our_layers() {
     assert_eq!(warm.answered(), 2 + 2 * (3 + 1 + 4));
     // The counter and the attribution see the client's work.
     assert!(count.request_value > 0, "the counter works");
-    assert!(count.rustls > 0, "rustls' allocations are seen (and set apart)");
+    assert!(
+        count.rustls > 0,
+        "rustls' allocations are seen (and set apart)"
+    );
     // The pooled path: nothing in the client, HTTP and TLS record layers.
     assert_eq!(count.ours, 0, "ours per warm request, response recycled");
     // Keeping each owned response costs only its own parts.
-    assert_eq!(count.ours_owned, owned_parts(), "ours per warm request, owned");
+    assert_eq!(
+        count.ours_owned,
+        owned_parts(),
+        "ours per warm request, owned"
+    );
     // rustls 0.23: one buffer per record it encrypts (the request) and one per application
     // data record it decrypts (the response). Not ours; pinned so a change shows.
     assert_eq!(count.rustls, 2, "rustls per warm request");

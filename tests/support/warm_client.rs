@@ -33,7 +33,8 @@ use rustls::{RootCertStore, ServerConfig, ServerConnection};
 
 const P256_PEM: &[u8] = include_bytes!("../fixtures/p256-sec1.pem");
 const P256_SPKI: &[u8] = include_bytes!("../fixtures/p256-sec1.spki.der");
-const TOKEN_BODY: &str = r#"{"access_token":"warm-token-0123456789abcdef","token_type":"Bearer","expires_in":3600}"#;
+const TOKEN_BODY: &str =
+    r#"{"access_token":"warm-token-0123456789abcdef","token_type":"Bearer","expires_in":3600}"#;
 /// The API answer: a typical small JSON response with a few headers (the body is 26 bytes;
 /// a wrong `Content-Length` shows as a response that never completes).
 const API_RESPONSE: &str = "HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: 26\r\nDate: Tue, 25 Nov 2025 13:00:00 GMT\r\nX-Request-Id: 5f1c6a0e-1d7e-4c43\r\n\r\n{\"Id\":\"1\",\"Email\":\"a@b.c\"}";
@@ -199,13 +200,13 @@ impl Warm {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut roots = RootCertStore::empty();
         roots.add(ca.cert_der()).expect("root");
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-            .build()
-            .expect("verifier");
-        let key = PrivateKeyDer::from_pem_slice(
-            server_cert.key_pem.as_ref().expect("key").as_bytes(),
-        )
-        .expect("server key");
+        let verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()
+                .expect("verifier");
+        let key =
+            PrivateKeyDer::from_pem_slice(server_cert.key_pem.as_ref().expect("key").as_bytes())
+                .expect("server key");
         let chain: Vec<CertificateDer<'static>> = vec![server_cert.cert_der.clone()];
         let server_config = ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])
@@ -236,7 +237,9 @@ impl Warm {
             back: Vec::with_capacity(64 * 1024),
             ok: 0,
         };
-        let id = warm.client.send(ApiRequest::get("/v2.01/cid/users/1"), warm.now);
+        let id = warm
+            .client
+            .send(ApiRequest::get("/v2.01/cid/users/1"), warm.now);
         assert!(warm.client.wants_connection());
         warm.client
             .open_connection(warm.now, wall_now())
@@ -247,11 +250,7 @@ impl Warm {
     }
 
     /// Runs one client call, adding its allocations to `sum` (all) and `rustls` (rustls').
-    fn counted<R>(
-        &mut self,
-        sum: &mut (u64, u64),
-        f: impl FnOnce(&mut Client, Instant) -> R,
-    ) -> R {
+    fn counted<R>(&mut self, sum: &mut (u64, u64), f: impl FnOnce(&mut Client, Instant) -> R) -> R {
         let rustls_before = IN_RUSTLS.with(Cell::get);
         WATCHING.with(|c| c.set(true));
         let before = (self.counter)();
@@ -356,6 +355,7 @@ impl Warm {
     }
 
     /// Requests the server answered (token and API), all on the one connection.
+    #[allow(dead_code)] // the test checks it; the examples do not
     pub fn answered(&self) -> usize {
         self.server.requests
     }

@@ -138,9 +138,7 @@ pub(super) fn api_request(
     } = scratch;
     let mut headers = HeaderList::with_capacity(api.headers.len() + 2);
     if let Some(token) = token {
-        authorization.clear();
-        authorization.push_str("Bearer ");
-        authorization.push_str(token.token().expose());
+        token.token().write_bearer(authorization);
         headers.push(("Authorization", authorization.as_str()));
     }
     if let Some(key) = &api.idempotency_key {

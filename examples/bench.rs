@@ -33,8 +33,8 @@
 //!   server over memory buffers (`tests/support/warm_client.rs`, pinned by
 //!   `tests/http_alloc.rs`), split into ours (client, HTTP, TLS record layer; responses
 //!   recycled, and kept owned) and rustls' own; of the `StdClient` path (ours, rustls and
-//!   the owned `Response` together, over loopback); and the peak heap of a fresh handshake
-//!   + token + GET.
+//!   the owned `Response` together, over loopback; and with its responses recycled); and
+//!   the peak heap of a fresh handshake + token + GET.
 //! - **concurrency**: `bench_hosts`' pool vs reqwest (`bench_support::hosts`).
 
 mod bench_support;
@@ -853,6 +853,18 @@ fn bench() -> Fallible<bool> {
         }
     }
     let std_allocs = (allocs_here() - before) as f64 / warm_gets as f64;
+    // The same, each response handed back (`StdClient::recycle_response`).
+    let response = client.request(ApiRequest::get(&path))?;
+    client.recycle_response(response);
+    let before = allocs_here();
+    for _ in 0..warm_gets {
+        let response = client.request(ApiRequest::get(&path))?;
+        if response.status != 200 {
+            return Err("a warm GET failed".into());
+        }
+        client.recycle_response(response);
+    }
+    let std_recycled = (allocs_here() - before) as f64 / warm_gets as f64;
     if first.status != 200 || client.connections() != 1 {
         return Err("the allocation run did not stay on one connection".into());
     }
@@ -877,6 +889,10 @@ fn bench() -> Fallible<bool> {
         (
             "allocations per GET, warm StdClient (all layers, loopback, owned Response)",
             std_allocs,
+        ),
+        (
+            "  the same, each Response recycled (StdClient::recycle_response)",
+            std_recycled,
         ),
     ] {
         rows.push(Row {
@@ -932,7 +948,7 @@ fn bench() -> Fallible<bool> {
         println!("null: {n}");
     }
     println!(
-        "{{\"oneshot_rsa_vs_curl_default\":{},\"oneshot_rsa_vs_curl_fast\":{},\"keepalive_vs_curl\":{},\"handshake_vs_bare_rustls\":{},\"handshake_vs_bare_rustls_p256\":{},\"resumed_vs_full\":{},\"allocs_per_warm_request\":{},\"allocs_per_warm_request_owned\":{},\"allocs_per_warm_request_rustls\":{},\"allocs_per_warm_request_std_client\":{},\"peak_heap_bytes\":{},\"concurrency_rps_vs_reqwest\":{}}}",
+        "{{\"oneshot_rsa_vs_curl_default\":{},\"oneshot_rsa_vs_curl_fast\":{},\"keepalive_vs_curl\":{},\"handshake_vs_bare_rustls\":{},\"handshake_vs_bare_rustls_p256\":{},\"resumed_vs_full\":{},\"allocs_per_warm_request\":{},\"allocs_per_warm_request_owned\":{},\"allocs_per_warm_request_rustls\":{},\"allocs_per_warm_request_std_client\":{},\"allocs_per_warm_request_std_client_recycled\":{},\"peak_heap_bytes\":{},\"concurrency_rps_vs_reqwest\":{}}}",
         json_number(oneshot_default),
         json_number(oneshot_fast),
         json_number(Some(keepalive)),
@@ -943,6 +959,7 @@ fn bench() -> Fallible<bool> {
         warm_count.ours_owned,
         warm_count.rustls,
         json_number(Some(std_allocs)),
+        json_number(Some(std_recycled)),
         peak,
         json_number(concurrency),
     );

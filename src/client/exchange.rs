@@ -90,6 +90,18 @@ pub(super) fn token_request(
     credentials: &Credentials,
     scratch: &mut Scratch,
 ) -> Result<ResponseContext, Error> {
+    let encoded = encode_token_request(config, credentials, scratch);
+    if encoded.is_err() {
+        scratch.wipe(); // the credentials may be in it
+    }
+    encoded
+}
+
+fn encode_token_request(
+    config: &ClientConfig,
+    credentials: &Credentials,
+    scratch: &mut Scratch,
+) -> Result<ResponseContext, Error> {
     let token_request = TokenRequest::with_path(credentials, &config.token_path)?;
     let headers = token_request.headers();
     let mut values = HeaderList::with_capacity(headers.len());
@@ -114,6 +126,19 @@ pub(super) fn token_request(
 /// returns how its response is framed. The client owns `Authorization` when it holds a
 /// token: a caller header of that name is refused.
 pub(super) fn api_request(
+    config: &ClientConfig,
+    scratch: &mut Scratch,
+    api: &ApiRequest,
+    token: Option<&CachedToken>,
+) -> Result<ResponseContext, Error> {
+    let encoded = encode_api_request(config, scratch, api, token);
+    if encoded.is_err() {
+        scratch.wipe(); // the token may be in it
+    }
+    encoded
+}
+
+fn encode_api_request(
     config: &ClientConfig,
     scratch: &mut Scratch,
     api: &ApiRequest,

@@ -28,11 +28,19 @@
 //! - **handshake**: client CPU per full mTLS handshake in this process, ours
 //!   (`TlsConnection`) vs bare rustls (buffered `ClientConnection`), same provider, same
 //!   signer object.
-//! - **allocations**: a counting global allocator: allocations per GET on a warm
-//!   `StdClient` connection, and the peak heap of a fresh handshake + token + GET.
+//! - **allocations**: a counting global allocator: allocations per GET on a warm, kept-alive
+//!   connection with a cached token, of the sans-IO `Client` against an in-process rustls
+//!   server over memory buffers (`tests/support/warm_client.rs`, pinned by
+//!   `tests/http_alloc.rs`), split into ours (client, HTTP, TLS record layer; responses
+//!   recycled, and kept owned) and rustls' own; of the `StdClient` path (ours, rustls and
+//!   the owned `Response` together, over loopback; and with its responses recycled); and
+//!   the peak heap of a fresh handshake + token + GET.
 //! - **concurrency**: `bench_hosts`' pool vs reqwest (`bench_support::hosts`).
 
 mod bench_support;
+
+#[path = "../tests/support/warm_client.rs"]
+mod warm_client;
 
 #[path = "../tests/support/nginx.rs"]
 mod nginx;
@@ -75,7 +83,10 @@ static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 
 fn grew(bytes: usize) {
-    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+    // The warm-client observer's own allocations (its backtraces) are not counted.
+    if warm_client::observe_allocation() {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+    }
     let live = LIVE.fetch_add(bytes, Ordering::Relaxed) + bytes;
     PEAK.fetch_max(live, Ordering::Relaxed);
 }
@@ -841,18 +852,56 @@ fn bench() -> Fallible<bool> {
             return Err("a warm GET failed".into());
         }
     }
-    let allocs = (allocs_here() - before) as f64 / warm_gets as f64;
+    let std_allocs = (allocs_here() - before) as f64 / warm_gets as f64;
+    // The same, each response handed back (`StdClient::recycle_response`).
+    let response = client.request(ApiRequest::get(&path))?;
+    client.recycle_response(response);
+    let before = allocs_here();
+    for _ in 0..warm_gets {
+        let response = client.request(ApiRequest::get(&path))?;
+        if response.status != 200 {
+            return Err("a warm GET failed".into());
+        }
+        client.recycle_response(response);
+    }
+    let std_recycled = (allocs_here() - before) as f64 / warm_gets as f64;
     if first.status != 200 || client.connections() != 1 {
         return Err("the allocation run did not stay on one connection".into());
     }
     drop(client);
-    rows.push(Row {
-        work: "allocations per GET on a warm connection (StdClient, with its owned Response)"
-            .into(),
-        ours: format!("{allocs:.1}"),
-        peer: "-".into(),
-        ratio: "-".into(),
-    });
+    let mut warm = warm_client::Warm::new(allocs_here);
+    let warm_count = warm.measure(10, 20)?;
+    let allocs = warm_count.ours as f64;
+    for (work, n) in [
+        (
+            "allocations per GET, warm sans-IO Client: ours (client, HTTP, TLS records), response recycled",
+            warm_count.ours as f64,
+        ),
+        (
+            "  ours, each owned Response kept (its reason, headers, body)",
+            warm_count.ours_owned as f64,
+        ),
+        ("  rustls' own (record encrypt and decrypt)", warm_count.rustls as f64),
+        (
+            "  building the ApiRequest value (the caller's)",
+            warm_count.request_value as f64,
+        ),
+        (
+            "allocations per GET, warm StdClient (all layers, loopback, owned Response)",
+            std_allocs,
+        ),
+        (
+            "  the same, each Response recycled (StdClient::recycle_response)",
+            std_recycled,
+        ),
+    ] {
+        rows.push(Row {
+            work: work.into(),
+            ours: format!("{n:.1}"),
+            peer: "-".into(),
+            ratio: "-".into(),
+        });
+    }
     rows.push(Row {
         work: "peak heap: new StdClient, handshake (P-256) + token + GET".into(),
         ours: format!("{peak} B"),
@@ -899,7 +948,7 @@ fn bench() -> Fallible<bool> {
         println!("null: {n}");
     }
     println!(
-        "{{\"oneshot_rsa_vs_curl_default\":{},\"oneshot_rsa_vs_curl_fast\":{},\"keepalive_vs_curl\":{},\"handshake_vs_bare_rustls\":{},\"handshake_vs_bare_rustls_p256\":{},\"resumed_vs_full\":{},\"allocs_per_warm_request\":{},\"peak_heap_bytes\":{},\"concurrency_rps_vs_reqwest\":{}}}",
+        "{{\"oneshot_rsa_vs_curl_default\":{},\"oneshot_rsa_vs_curl_fast\":{},\"keepalive_vs_curl\":{},\"handshake_vs_bare_rustls\":{},\"handshake_vs_bare_rustls_p256\":{},\"resumed_vs_full\":{},\"allocs_per_warm_request\":{},\"allocs_per_warm_request_owned\":{},\"allocs_per_warm_request_rustls\":{},\"allocs_per_warm_request_std_client\":{},\"allocs_per_warm_request_std_client_recycled\":{},\"peak_heap_bytes\":{},\"concurrency_rps_vs_reqwest\":{}}}",
         json_number(oneshot_default),
         json_number(oneshot_fast),
         json_number(Some(keepalive)),
@@ -907,6 +956,10 @@ fn bench() -> Fallible<bool> {
         json_number(Some(handshake_p256)),
         json_number(resumed),
         json_number(Some(allocs)),
+        warm_count.ours_owned,
+        warm_count.rustls,
+        json_number(Some(std_allocs)),
+        json_number(Some(std_recycled)),
         peak,
         json_number(concurrency),
     );

@@ -1,5 +1,6 @@
 //! Prints heap allocations per response when one connection decodes the same response
-//! repeatedly (steady state), with a counting global allocator.
+//! repeatedly (steady state), with a counting global allocator; and per GET of the whole
+//! sans-IO client on a warm connection, by layer (`tests/support/warm_client.rs`).
 //!
 //! ```text
 //! cargo run --example http_alloc
@@ -7,6 +8,9 @@
 
 #[path = "../tests/http_cases/alloc.rs"]
 mod alloc_count;
+
+#[path = "../tests/support/warm_client.rs"]
+mod warm_client;
 
 use alloc_count::{collect_rounds, encode_rounds, event_rounds, scenarios, Counting};
 
@@ -29,4 +33,10 @@ fn main() {
     }
     let (slice, vec) = encode_rounds();
     println!("request encode: into &mut [u8]: {slice}, into a reused Vec: {vec}");
+    let mut warm = warm_client::Warm::new(alloc_count::allocations);
+    let count = warm.measure(3, 4).expect("steady state");
+    println!(
+        "warm client GET: ours {} (response recycled), ours {} (owned response kept), rustls {}, building the ApiRequest {}",
+        count.ours, count.ours_owned, count.rustls, count.request_value
+    );
 }

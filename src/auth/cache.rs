@@ -124,7 +124,9 @@ impl CachedToken {
         self.generation
     }
 
-    /// `Bearer {token}` for the `Authorization` header.
+    /// `Bearer {token}` for the `Authorization` header (the client writes it through
+    /// [`AccessToken::write_bearer`] instead, into a reused buffer).
+    #[cfg_attr(not(any(fuzzing, feature = "internals")), allow(dead_code))]
     pub(crate) fn bearer_header(&self) -> AuthorizationValue {
         self.token.bearer_header()
     }

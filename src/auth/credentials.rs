@@ -108,6 +108,7 @@ impl CredentialsExt for Credentials {
 }
 
 /// The scheme of an `Authorization` header value.
+#[cfg_attr(not(any(fuzzing, feature = "internals")), allow(dead_code))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AuthScheme {
     /// `Basic`: client id and API key (token request only).
@@ -127,6 +128,7 @@ pub struct AuthorizationValue {
 }
 
 impl AuthorizationValue {
+    #[cfg_attr(not(any(fuzzing, feature = "internals")), allow(dead_code))]
     pub(crate) fn new(scheme: AuthScheme, value: Zeroizing<String>) -> AuthorizationValue {
         AuthorizationValue { scheme, value }
     }
@@ -138,6 +140,7 @@ impl AuthorizationValue {
     }
 
     /// The whole header value, secret included, to be written on the wire and nowhere else.
+    #[cfg_attr(not(any(fuzzing, feature = "internals")), allow(dead_code))]
     pub fn expose(&self) -> &str {
         &self.value
     }

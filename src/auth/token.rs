@@ -121,11 +121,20 @@ impl AccessToken {
     }
 
     /// `Bearer {token}` as an [`AuthorizationValue`] (allocates).
+    #[cfg_attr(not(any(fuzzing, feature = "internals")), allow(dead_code))]
     pub(crate) fn bearer_header(&self) -> AuthorizationValue {
         let mut value = Zeroizing::new(String::with_capacity("Bearer ".len() + self.len));
-        value.push_str("Bearer ");
-        value.push_str(self.expose());
+        self.write_bearer(&mut value);
         AuthorizationValue::new(AuthScheme::Bearer, value)
+    }
+
+    /// Replaces `out` with `Bearer {token}`, reusing its capacity: the `Authorization` value
+    /// of an API request, written without allocating once `out` is large enough. `out`
+    /// then holds the token: wipe it after use.
+    pub(crate) fn write_bearer(&self, out: &mut String) {
+        out.clear();
+        out.push_str("Bearer ");
+        out.push_str(self.expose());
     }
 }
 

@@ -4,7 +4,7 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::state::Link;
 use super::{ApiRequest, ClientConfig};
@@ -12,43 +12,138 @@ use crate::auth::{CachedToken, Credentials, TokenRequest, IDEMPOTENCY_KEY_HEADER
 use crate::error::Error;
 use crate::http::{self, Request, ResponseContext};
 
-/// An encoded request: its bytes (wiped when dropped: they carry credentials or a token)
-/// and how its response is framed.
-pub(super) struct Encoded {
-    bytes: Zeroizing<Vec<u8>>,
-    context: ResponseContext,
+/// The buffers requests are written through, kept by the client between requests so a
+/// warm request allocates nothing: the `Host` value (computed once), the request-target,
+/// the `Authorization` value and the encoded bytes. The last two carry credentials or a
+/// token: they are wiped after each request (and when dropped), their capacity kept.
+pub(super) struct Scratch {
+    host: String,
+    target: String,
+    authorization: Zeroizing<String>,
+    wire: Zeroizing<Vec<u8>>,
 }
 
-/// The OAuth2 client-credentials request, with the Basic credentials.
+impl Scratch {
+    pub(super) fn new(config: &ClientConfig) -> Scratch {
+        Scratch {
+            host: host_header(&config.host, config.port),
+            target: String::new(),
+            authorization: Zeroizing::new(String::new()),
+            wire: Zeroizing::new(Vec::new()),
+        }
+    }
+
+    /// Wipes what the last request left (its credentials or token), keeping the capacity.
+    fn wipe(&mut self) {
+        self.authorization.zeroize();
+        self.wire.zeroize();
+    }
+}
+
+/// Header lists up to this long are built on the stack; longer ones allocate.
+const INLINE_HEADERS: usize = 8;
+
+/// A request's header list: on the stack when short.
+// Inline on purpose: boxing the short list would be the allocation it exists to avoid (it
+// lives for one call; 8 entries are 128 bytes on a 32-bit target).
+#[allow(clippy::large_enum_variant)]
+enum HeaderList<'a> {
+    Inline(heapless::Vec<(&'a str, &'a str), INLINE_HEADERS>),
+    Heap(Vec<(&'a str, &'a str)>),
+}
+
+impl<'a> HeaderList<'a> {
+    fn with_capacity(n: usize) -> Self {
+        if n <= INLINE_HEADERS {
+            HeaderList::Inline(heapless::Vec::new())
+        } else {
+            HeaderList::Heap(Vec::with_capacity(n))
+        }
+    }
+
+    fn push(&mut self, header: (&'a str, &'a str)) {
+        match self {
+            HeaderList::Inline(v) => {
+                if let Err(header) = v.push(header) {
+                    // More than announced: move to the heap rather than lose a header.
+                    let mut heap: Vec<(&'a str, &'a str)> = v.iter().copied().collect();
+                    heap.push(header);
+                    *self = HeaderList::Heap(heap);
+                }
+            }
+            HeaderList::Heap(v) => v.push(header),
+        }
+    }
+
+    fn as_slice(&self) -> &[(&'a str, &'a str)] {
+        match self {
+            HeaderList::Inline(v) => v,
+            HeaderList::Heap(v) => v,
+        }
+    }
+}
+
+/// The OAuth2 client-credentials request, with the Basic credentials, encoded into
+/// `scratch`; returns how its response is framed.
 pub(super) fn token_request(
     config: &ClientConfig,
     credentials: &Credentials,
-) -> Result<Encoded, Error> {
-    let token_request = TokenRequest::with_path(credentials, &config.token_path)?;
-    let headers = token_request.headers();
-    let values: Vec<(&str, &str)> = headers
-        .iter()
-        .filter_map(|h| {
-            core::str::from_utf8(h.expose_value())
-                .ok()
-                .map(|v| (h.name(), v))
-        })
-        .collect();
-    let target = format!("{}{}", config.path_prefix, token_request.path());
-    let host = host_header(&config.host, config.port);
-    let request = Request::new(token_request.method(), &host, &target)
-        .headers(&values)
-        .body(token_request.body());
-    encode(&request, config)
+    scratch: &mut Scratch,
+) -> Result<ResponseContext, Error> {
+    let encoded = encode_token_request(config, credentials, scratch);
+    if encoded.is_err() {
+        scratch.wipe(); // the credentials may be in it
+    }
+    encoded
 }
 
-/// An API request, with `token` as `Bearer` when there is one. The client owns
-/// `Authorization` when it holds a token: a caller header of that name is refused.
+fn encode_token_request(
+    config: &ClientConfig,
+    credentials: &Credentials,
+    scratch: &mut Scratch,
+) -> Result<ResponseContext, Error> {
+    let token_request = TokenRequest::with_path(credentials, &config.token_path)?;
+    let headers = token_request.headers();
+    let mut values = HeaderList::with_capacity(headers.len());
+    for h in headers.iter() {
+        if let Ok(v) = core::str::from_utf8(h.expose_value()) {
+            values.push((h.name(), v));
+        }
+    }
+    let Scratch {
+        host, target, wire, ..
+    } = scratch;
+    target.clear();
+    target.push_str(&config.path_prefix);
+    target.push_str(token_request.path());
+    let request = Request::new(token_request.method(), host, target)
+        .headers(values.as_slice())
+        .body(token_request.body());
+    encode(&request, config, wire)
+}
+
+/// An API request, with `token` as `Bearer` when there is one, encoded into `scratch`;
+/// returns how its response is framed. The client owns `Authorization` when it holds a
+/// token: a caller header of that name is refused.
 pub(super) fn api_request(
     config: &ClientConfig,
+    scratch: &mut Scratch,
     api: &ApiRequest,
     token: Option<&CachedToken>,
-) -> Result<Encoded, Error> {
+) -> Result<ResponseContext, Error> {
+    let encoded = encode_api_request(config, scratch, api, token);
+    if encoded.is_err() {
+        scratch.wipe(); // the token may be in it
+    }
+    encoded
+}
+
+fn encode_api_request(
+    config: &ClientConfig,
+    scratch: &mut Scratch,
+    api: &ApiRequest,
+    token: Option<&CachedToken>,
+) -> Result<ResponseContext, Error> {
     if token.is_some() {
         if let Some(index) = api
             .headers
@@ -60,10 +155,16 @@ pub(super) fn api_request(
             )));
         }
     }
-    let bearer = token.map(CachedToken::bearer_header);
-    let mut headers: Vec<(&str, &str)> = Vec::with_capacity(api.headers.len() + 2);
-    if let Some(bearer) = &bearer {
-        headers.push(("Authorization", bearer.expose()));
+    let Scratch {
+        host,
+        target,
+        authorization,
+        wire,
+    } = scratch;
+    let mut headers = HeaderList::with_capacity(api.headers.len() + 2);
+    if let Some(token) = token {
+        token.token().write_bearer(authorization);
+        headers.push(("Authorization", authorization.as_str()));
     }
     if let Some(key) = &api.idempotency_key {
         headers.push((IDEMPOTENCY_KEY_HEADER, key.as_str()));
@@ -71,44 +172,56 @@ pub(super) fn api_request(
     for (n, v) in &api.headers {
         headers.push((n.as_str(), v.as_str()));
     }
-    let target = format!("{}{}", config.path_prefix, api.path);
-    let host = host_header(&config.host, config.port);
-    let mut request = Request::new(&api.method, &host, &target).headers(&headers);
+    target.clear();
+    target.push_str(&config.path_prefix);
+    target.push_str(&api.path);
+    let mut request = Request::new(&api.method, host, target).headers(headers.as_slice());
     if let Some(body) = &api.body {
         request = request.body(body);
     }
-    encode(&request, config)
+    encode(&request, config, wire)
 }
 
-/// Encodes a request, refusing one whose ciphertext could not fit the outgoing buffer
-/// before any byte of it is queued.
-fn encode(request: &Request<'_>, config: &ClientConfig) -> Result<Encoded, Error> {
+/// Encodes a request into `wire` (emptied first), refusing one whose ciphertext could not
+/// fit the outgoing buffer before any byte of it is queued.
+fn encode(
+    request: &Request<'_>,
+    config: &ClientConfig,
+    wire: &mut Vec<u8>,
+) -> Result<ResponseContext, Error> {
     let limits = config.tls_limits;
-    let mut bytes = Zeroizing::new(Vec::new());
+    wire.zeroize();
     request
-        .encode_to_vec(&mut bytes, limits.max_plaintext_out)
+        .encode_to_vec(wire, limits.max_plaintext_out)
         .map_err(|e| match e {
             http::LocalError::InsufficientSize(_) => Error::RequestTooLarge,
             other => Error::Http(http::HttpError::Local(other)),
         })?;
-    if ciphertext_bound(bytes.len()) > limits.max_outgoing {
+    if ciphertext_bound(wire.len()) > limits.max_outgoing {
         return Err(Error::RequestTooLarge);
     }
-    Ok(Encoded {
-        bytes,
-        context: request.response_context(),
-    })
+    Ok(request.response_context())
 }
 
-/// Queues an encoded request on the connection; returns the ciphertext offset where it
-/// starts (see `Conn::Requesting::tx_mark`).
-pub(super) fn transmit(link: &mut Link, request: Encoded) -> Result<u64, Error> {
+/// Queues the request encoded in `scratch` on the connection, then wipes `scratch`; returns
+/// the ciphertext offset where it starts (see `Conn::Requesting::tx_mark`).
+pub(super) fn transmit(
+    link: &mut Link,
+    scratch: &mut Scratch,
+    context: ResponseContext,
+) -> Result<u64, Error> {
+    let sent = queue(link, &scratch.wire, context);
+    scratch.wipe();
+    sent
+}
+
+fn queue(link: &mut Link, bytes: &[u8], context: ResponseContext) -> Result<u64, Error> {
     let mark = link.tx_taken + link.tls.pending_transmit().len() as u64;
-    let queued = link.tls.send_plaintext(&request.bytes)?;
-    if queued < request.bytes.len() {
+    let queued = link.tls.send_plaintext(bytes)?;
+    if queued < bytes.len() {
         return Err(Error::RequestTooLarge);
     }
-    link.decoder.expect_response(request.context)?;
+    link.decoder.expect_response(context)?;
     Ok(mark)
 }
 

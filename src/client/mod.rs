@@ -16,6 +16,9 @@
 //!   called in any order and interleaved: the bytes and events they return are the same.
 //!   Bytes returned by `poll_transmit` count as taken by the transport: the host MUST write
 //!   them all, or call `transport_failed`.
+//! - [`recycle_response`](Client::recycle_response) hands a [`Response`](crate::http::Response)
+//!   the caller is done with back to the client, whose next response reuses its buffers:
+//!   optional, it changes no state (see "Allocations").
 //! - **Queries** say what the host should do: [`wants_connection`](Client::wants_connection),
 //!   [`is_connected`](Client::is_connected), [`is_idle`](Client::is_idle),
 //!   [`state`](Client::state).
@@ -57,6 +60,15 @@
 //! [`ClientConfig::expiry_warning_days`] of its expiry a [`Warning::Identity`] event says
 //! how many days are left (once per day count), and once expired the connection is refused
 //! with the date.
+//!
+//! # Allocations
+//! On a warm connection (open, token cached, buffers grown to the traffic's size) a request
+//! allocates nothing in the client, its HTTP framing or its TLS record layer when the caller
+//! hands each [`Response`](crate::http::Response) back with
+//! [`Client::recycle_response`]: the request is written through reused buffers, and the
+//! response is decoded into the recycled one. A caller that keeps its responses gets a new
+//! owned one each time (its header fields, body and reason). Building the
+//! [`ApiRequest`] value is the caller's (`tests/http_alloc.rs` pins these counts).
 //!
 //! # Tokens
 //! Before the first API request on a connection, the client takes a token from the shared
@@ -175,6 +187,10 @@ pub struct Client {
     events: VecDeque<Event>,
     /// What an ended connection still had to send (close_notify, an alert).
     farewell: Vec<u8>,
+    /// Buffers the requests are written through, kept between requests.
+    scratch: exchange::Scratch,
+    /// A response handed back by the caller, until a connection's decoder takes it.
+    spare: Option<crate::http::Response>,
     next_id: u64,
     token_attempts: u8,
     /// Handshakes in a row that failed.
@@ -203,6 +219,8 @@ impl Client {
             .map(Event::Warning)
             .collect();
         Client {
+            scratch: exchange::Scratch::new(&config),
+            spare: None,
             config,
             conn: Conn::Disconnected,
             queue: VecDeque::new(),
@@ -328,7 +346,11 @@ impl Client {
                 return Err(e);
             }
         };
-        let link = Link::new(tls, ResponseDecoder::new(self.config.http_limits));
+        let mut decoder = ResponseDecoder::new(self.config.http_limits);
+        if let Some(spare) = self.spare.take() {
+            decoder.recycle(spare);
+        }
+        let link = Link::new(tls, decoder);
         let deadline = now + self.config.request_timeout;
         self.transition(Trigger::Open { link, deadline }, now);
         self.settle(now);
@@ -451,5 +473,28 @@ impl Client {
     /// Output: the next event.
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// Hands back a response the caller is done with (from [`Event::Response`] or
+    /// [`Event::ScaRequired`]): the next response reuses its allocations, so that on a warm
+    /// connection a request allocates nothing in the client (see the module docs). Its
+    /// contents are overwritten. Optional: dropping a response is fine too.
+    ///
+    /// ```
+    /// # fn f(client: &mut mtls_core::Client) {
+    /// use mtls_core::client::Event;
+    /// while let Some(event) = client.poll_event() {
+    ///     if let Event::Response(_, response) = event {
+    ///         println!("{}", response.status);
+    ///         client.recycle_response(response);
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn recycle_response(&mut self, response: crate::http::Response) {
+        match self.conn.link_mut() {
+            Some(link) => link.decoder.recycle(response),
+            None => self.spare = Some(response),
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! What callers queue: an owned API request.
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -33,7 +34,8 @@ impl RequestId {
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiRequest {
-    pub(super) method: String,
+    /// The common methods are borrowed (no allocation), others owned.
+    pub(super) method: Cow<'static, str>,
     /// Path (and query) under the base URL, starting with `/`.
     pub(super) path: String,
     /// Extra headers. Values are not secret-redacted: do not put credentials here.
@@ -61,8 +63,13 @@ impl core::fmt::Debug for ApiRequest {
 impl ApiRequest {
     /// A request with any method.
     pub fn new(method: &str, path: &str) -> ApiRequest {
+        const COMMON: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+        let method = match COMMON.iter().find(|m| **m == method) {
+            Some(m) => Cow::Borrowed(*m),
+            None => Cow::Owned(String::from(method)),
+        };
         ApiRequest {
-            method: String::from(method),
+            method,
             path: String::from(path),
             headers: Vec::new(),
             body: None,
@@ -119,10 +126,8 @@ impl ApiRequest {
     /// Whether repeating the request cannot do harm: an idempotent method (RFC 9110
     /// section 9.2.2) or an idempotency key.
     pub fn is_retry_safe(&self) -> bool {
-        matches!(
-            self.method.as_str(),
-            "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS"
-        ) || self.idempotency_key.is_some()
+        matches!(&*self.method, "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS")
+            || self.idempotency_key.is_some()
     }
 }
 

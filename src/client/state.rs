@@ -9,7 +9,6 @@
 //! a time, until nothing is left to do.
 
 use alloc::string::String;
-use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::exchange;
@@ -554,8 +553,9 @@ impl Client {
                         };
                     }
                     Acquire::Fetch(ticket) => {
-                        let sent = exchange::token_request(&self.config, credentials)
-                            .and_then(|request| exchange::transmit(&mut link, request));
+                        let scratch = &mut self.scratch;
+                        let sent = exchange::token_request(&self.config, credentials, scratch)
+                            .and_then(|context| exchange::transmit(&mut link, scratch, context));
                         return match sent {
                             Ok(_) => Conn::FetchingToken {
                                 link,
@@ -586,8 +586,9 @@ impl Client {
             return Conn::Ready { link };
         };
         pending.attempts = pending.attempts.saturating_add(1);
-        let sent = exchange::api_request(&self.config, &pending.request, token.as_ref())
-            .and_then(|request| exchange::transmit(&mut link, request));
+        let scratch = &mut self.scratch;
+        let sent = exchange::api_request(&self.config, scratch, &pending.request, token.as_ref())
+            .and_then(|context| exchange::transmit(&mut link, scratch, context));
         match sent {
             Ok(tx_mark) => Conn::Requesting {
                 link,
@@ -641,18 +642,15 @@ impl Client {
         generation: Option<Generation>,
         response: Response,
     ) {
-        let www: Vec<&[u8]> = response
+        let www = response
             .headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case("WWW-Authenticate"))
-            .map(|(_, v)| v.as_slice())
-            .collect();
-        let decision = self.config.retry_policy.decide(
-            response.status,
-            www.iter().copied(),
-            pending.auth_retried,
-        );
-        drop(www);
+            .map(|(_, v)| v.as_slice());
+        let decision = self
+            .config
+            .retry_policy
+            .decide(response.status, www, pending.auth_retried);
         let id = pending.id;
         match (decision, generation) {
             (AuthDecision::ScaRequired(challenge), _) => {

@@ -42,29 +42,38 @@ impl Response {
     }
 
     /// Starts a response from its head, reserving the announced body size (at most
-    /// `max_body`, which the decoder enforced already).
-    pub(crate) fn from_head(head: &ResponseHead<'_>, max_body: u64) -> Self {
-        let body = match head.body {
-            BodyKind::Length(n) if n <= max_body => {
-                Vec::with_capacity(usize::try_from(n).unwrap_or(0))
-            }
-            _ => Vec::new(),
-        };
-        Self {
+    /// `max_body`, which the decoder enforced already). Reuses the allocations of `spare`
+    /// (a response handed back by the caller) when there is one.
+    pub(crate) fn from_head(head: &ResponseHead<'_>, max_body: u64, spare: Option<Self>) -> Self {
+        let mut r = spare.unwrap_or_else(|| Self {
             version: head.version,
             status: head.status,
-            reason: String::from_utf8_lossy(head.reason).into_owned(),
-            headers: owned_fields(&head.headers),
-            body,
+            reason: String::new(),
+            headers: Vec::new(),
+            body: Vec::new(),
             trailers: Vec::new(),
             keep_alive: false,
+        });
+        r.version = head.version;
+        r.status = head.status;
+        r.reason.clear();
+        r.reason.push_str(&String::from_utf8_lossy(head.reason));
+        fill_fields(&mut r.headers, &head.headers);
+        r.body.clear();
+        if let BodyKind::Length(n) = head.body {
+            if n <= max_body {
+                r.body.reserve_exact(usize::try_from(n).unwrap_or(0));
+            }
         }
+        r.trailers.clear();
+        r.keep_alive = false;
+        r
     }
 
     /// Completes the response at its `End`.
     pub(crate) fn finish(&mut self, end: &End<'_>) {
         self.keep_alive = end.keep_alive;
-        self.trailers = owned_fields(&end.trailers);
+        fill_fields(&mut self.trailers, &end.trailers);
     }
 }
 
@@ -88,9 +97,20 @@ impl fmt::Debug for Response {
     }
 }
 
-fn owned_fields(fields: &Headers<'_>) -> Vec<(String, Vec<u8>)> {
-    fields
-        .iter()
-        .map(|f| (String::from(f.name), Vec::from(f.value)))
-        .collect()
+/// Sets `out` to `fields`, reusing the entries (and their allocations) already there.
+fn fill_fields(out: &mut Vec<(String, Vec<u8>)>, fields: &Headers<'_>) {
+    let mut n = 0;
+    for f in fields.iter() {
+        match out.get_mut(n) {
+            Some((name, value)) => {
+                name.clear();
+                name.push_str(f.name);
+                value.clear();
+                value.extend_from_slice(f.value);
+            }
+            None => out.push((String::from(f.name), Vec::from(f.value))),
+        }
+        n += 1;
+    }
+    out.truncate(n);
 }

@@ -314,6 +314,8 @@ pub struct ResponseDecoder {
     events_mid_response: bool,
     /// The response being assembled by `poll_response`.
     collecting: Option<crate::http::collect::Response>,
+    /// A response handed back ([`recycle`](Self::recycle)): the next one reuses its buffers.
+    spare: Option<crate::http::collect::Response>,
 }
 
 impl fmt::Debug for ResponseDecoder {
@@ -351,6 +353,7 @@ impl ResponseDecoder {
             error: None,
             events_mid_response: false,
             collecting: None,
+            spare: None,
         }
     }
 
@@ -506,6 +509,7 @@ impl ResponseDecoder {
             return Err(LocalError::MixedConsumption.into());
         }
         let mut partial = self.collecting.take();
+        let mut spare = self.spare.take();
         let result = loop {
             let step = match self.step() {
                 Ok(step) => step,
@@ -517,6 +521,7 @@ impl ResponseDecoder {
                     partial = Some(crate::http::Response::from_head(
                         &head,
                         self.limits.max_body_size,
+                        spare.take(),
                     ));
                 }
                 Some(Event::Data(data)) => match partial.as_mut() {
@@ -535,7 +540,18 @@ impl ResponseDecoder {
             }
         };
         self.collecting = partial;
+        if spare.is_some() {
+            self.spare = spare;
+        }
         result
+    }
+
+    /// Takes back a response [`poll_response`](Self::poll_response) returned: the next one
+    /// reuses its allocations (header entries, body), so a connection whose responses keep
+    /// their shape allocates nothing per response on that path either. Its contents are
+    /// overwritten by the next response.
+    pub fn recycle(&mut self, response: crate::http::Response) {
+        self.spare = Some(response);
     }
 
     // --- internals ---

@@ -61,7 +61,7 @@ use crate::auth::{StoreNotice, TokenCache};
 use crate::client::{ApiRequest, Client, ClientConfig, Event};
 use crate::error::Error;
 use crate::io::session::{
-    detail, gave_up, store_notices, Batch, Outcome, MAX_TURNS_WITHOUT_OUTCOME, WINDOW,
+    detail, gave_up, store_notices, Batch, Outcome, MAX_TURNS_WITHOUT_OUTCOME,
 };
 use crate::io::{Clock, DriveStatus, CHUNK};
 use crate::time::{Instant, UnixTime};
@@ -515,14 +515,14 @@ where
         }
         let mut requests = requests.into_iter().enumerate();
         let mut batch = Batch {
-            in_client: Vec::new(),
+            in_client: heapless::Vec::new(),
             transport: None,
             stop: None,
         };
         let mut idle_turns = 0;
         loop {
             let mut more = true;
-            while batch.in_client.len() < WINDOW {
+            while !batch.in_client.is_full() {
                 let Some((index, request)) = requests.next() else {
                     more = false;
                     break;
@@ -537,7 +537,9 @@ where
                     ),
                     None => {
                         let id = self.client.send(request, self.timer.now());
-                        batch.in_client.push((id, index));
+                        // Room checked by the loop's condition.
+                        let pushed = batch.in_client.push((id, index));
+                        debug_assert!(pushed.is_ok());
                     }
                 }
             }
@@ -596,9 +598,10 @@ where
         }
         // Every request ends in exactly one outcome; should the loop bound be hit first,
         // say so rather than panic.
-        for (_, index) in batch.in_client.drain(..) {
-            on_outcome(index, Err(gave_up(batch.transport.clone())));
+        for (_, index) in batch.in_client.iter() {
+            on_outcome(*index, Err(gave_up(batch.transport.clone())));
         }
+        batch.in_client.clear();
         for (index, _) in requests {
             on_outcome(index, Err(gave_up(batch.transport.clone())));
         }

@@ -178,6 +178,12 @@ where
         &self.client
     }
 
+    /// Hands back a response the caller is done with: the next response reuses its
+    /// buffers (see [`Client::recycle_response`]). Optional.
+    pub fn recycle_response(&mut self, response: Response) {
+        self.client.recycle_response(response);
+    }
+
     /// Rotates the client identity without a restart: the kept-alive connection (idle: no
     /// request is in flight between calls) is closed, the next request connects with the
     /// new certificate, and the token is kept.
@@ -397,14 +403,14 @@ where
         }
         let mut requests = requests.into_iter().enumerate();
         let mut batch = Batch {
-            in_client: Vec::new(),
+            in_client: heapless::Vec::new(),
             transport: None,
             stop: None,
         };
         let mut idle_turns = 0;
         loop {
             let mut more = true;
-            while batch.in_client.len() < WINDOW {
+            while !batch.in_client.is_full() {
                 let Some((index, request)) = requests.next() else {
                     more = false;
                     break;
@@ -419,7 +425,9 @@ where
                     ),
                     None => {
                         let id = self.client.send(request, self.clock.now());
-                        batch.in_client.push((id, index));
+                        // Room checked by the loop's condition.
+                        let pushed = batch.in_client.push((id, index));
+                        debug_assert!(pushed.is_ok());
                     }
                 }
             }
@@ -486,9 +494,10 @@ where
         // Every request ends in exactly one outcome; should the loop bound be hit first,
         // say so rather than panic. (The client still holds these; a later call drains
         // their events into the notices.)
-        for (_, index) in batch.in_client.drain(..) {
-            on_outcome(index, Err(gave_up(batch.transport.clone())));
+        for (_, index) in batch.in_client.iter() {
+            on_outcome(*index, Err(gave_up(batch.transport.clone())));
         }
+        batch.in_client.clear();
         for (index, _) in requests {
             on_outcome(index, Err(gave_up(batch.transport.clone())));
         }
@@ -561,7 +570,9 @@ pub(crate) fn gave_up(transport: Option<TransportDetail>) -> RequestError {
 
 /// The requests of one `request_each` call that the client holds, by id.
 pub(crate) struct Batch {
-    pub(crate) in_client: Vec<(RequestId, usize)>,
+    /// The requests handed to the client and not yet answered (on the stack: a warm request
+    /// allocates nothing here).
+    pub(crate) in_client: heapless::Vec<(RequestId, usize), WINDOW>,
     /// The last transport failure seen in this call.
     pub(crate) transport: Option<TransportDetail>,
     /// A failure that ends every request not yet handed to the client.

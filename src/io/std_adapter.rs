@@ -239,6 +239,22 @@ impl StdClient {
         self.session.request(request)
     }
 
+    /// Hands back a response the caller is done with: the next response reuses its
+    /// buffers, so a warm request allocates nothing in the client's layers (see
+    /// [`Client::recycle_response`]). Optional: dropping a response is fine too.
+    ///
+    /// ```no_run
+    /// # fn f(client: &mut mtls_core::io::std_adapter::StdClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// use mtls_core::ApiRequest;
+    /// let response = client.request(ApiRequest::get("/v2.01/my-client-id/users/1"))?;
+    /// println!("{}", response.status);
+    /// client.recycle_response(response);
+    /// # Ok(()) }
+    /// ```
+    pub fn recycle_response(&mut self, response: crate::http::Response) {
+        self.session.recycle_response(response);
+    }
+
     /// Sends the requests one after the other, on one connection where possible, and hands
     /// each outcome to `on_outcome` (with the request's index) as soon as it is known.
     pub fn request_each(

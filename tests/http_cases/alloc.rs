@@ -1,6 +1,7 @@
 //! A counting global allocator and the steady-state scenarios shared by
 //! `tests/http_alloc.rs` and `examples/http_alloc.rs`. Not part of `http_cases/mod.rs`:
-//! only binaries that mean to install the allocator include this file (by `#[path]`).
+//! only binaries that mean to install the allocator include this file (by `#[path]`), with
+//! `support/warm_client.rs` as the crate's `warm_client` module.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -16,6 +17,10 @@ thread_local! {
 }
 
 fn bump() {
+    // The warm-client observer's own allocations (its backtraces) are not counted.
+    if !crate::warm_client::observe_allocation() {
+        return;
+    }
     // `try_with`: the slot may be gone while a thread is being torn down.
     let _ = COUNT.try_with(|c| c.set(c.get() + 1));
 }
@@ -41,6 +46,12 @@ unsafe impl GlobalAlloc for Counting {
         // SAFETY: same contract as ours.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
+}
+
+/// Allocations made so far by this thread.
+#[allow(dead_code)]
+pub fn allocations() -> u64 {
+    COUNT.with(Cell::get) as u64
 }
 
 /// Allocations made by `f` on this thread.

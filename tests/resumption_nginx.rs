@@ -25,11 +25,17 @@ struct Setup {
 }
 
 fn setup() -> Setup {
+    setup_with(NginxServer::start)
+}
+
+type Start = fn(&str, &str, &str, &str, &str) -> std::io::Result<NginxServer>;
+
+fn setup_with(start: Start) -> Setup {
     let ca = TestCa::new("resumption test CA").unwrap();
     let cert = ca
         .issue(&IssueSpec::server(&["localhost", "127.0.0.1"]))
         .unwrap();
-    let server = NginxServer::start(
+    let server = start(
         &ca.cert_pem(),
         &cert.cert_pem,
         cert.key_pem.as_ref().unwrap(),
@@ -81,7 +87,19 @@ fn not_requested(notices: &[Event]) -> bool {
 
 #[test]
 fn a_resumed_connection_is_bound_to_our_certificate() {
-    let s = setup();
+    resumed_connection_is_bound_to_our_certificate(setup(), TlsVersion::Tls13);
+}
+
+/// The same over TLS 1.2 (a session id or ticket, an abbreviated handshake).
+#[test]
+fn a_resumed_tls12_connection_is_bound_to_our_certificate() {
+    resumed_connection_is_bound_to_our_certificate(
+        setup_with(NginxServer::start_tls12_only),
+        TlsVersion::Tls12,
+    );
+}
+
+fn resumed_connection_is_bound_to_our_certificate(s: Setup, version: TlsVersion) {
     let id = identity(&s, "resume-test-client");
     let store = SessionStore::new(4);
     let config = config(&s, &id).with_resumption(&store);
@@ -102,7 +120,7 @@ fn a_resumed_connection_is_bound_to_our_certificate() {
     // Second client of the same configuration: a new connection that resumes.
     let mut second = StdClient::new(config.clone());
     let summary = second.connect().unwrap();
-    assert_eq!(summary.version, TlsVersion::Tls13);
+    assert_eq!(summary.version, version);
     assert!(summary.resumed, "the second connection did not resume");
     // No CertificateRequest in a resumed handshake, and yet no warning: the session is
     // bound to the certificate of the full handshake.

@@ -122,6 +122,43 @@ impl NginxServer {
         client_id: &str,
         api_key: &str,
     ) -> io::Result<NginxServer> {
+        Self::start_with_protocols(
+            ca_pem,
+            server_cert_pem,
+            server_key_pem,
+            client_id,
+            api_key,
+            "TLSv1.2 TLSv1.3",
+        )
+    }
+
+    /// [`NginxServer::start`] offering TLS 1.2 only (nginx's `ssl_protocols TLSv1.2`).
+    #[allow(dead_code)] // only some test crates use it
+    pub fn start_tls12_only(
+        ca_pem: &str,
+        server_cert_pem: &str,
+        server_key_pem: &str,
+        client_id: &str,
+        api_key: &str,
+    ) -> io::Result<NginxServer> {
+        Self::start_with_protocols(
+            ca_pem,
+            server_cert_pem,
+            server_key_pem,
+            client_id,
+            api_key,
+            "TLSv1.2",
+        )
+    }
+
+    fn start_with_protocols(
+        ca_pem: &str,
+        server_cert_pem: &str,
+        server_key_pem: &str,
+        client_id: &str,
+        api_key: &str,
+        protocols: &str,
+    ) -> io::Result<NginxServer> {
         if client_id.is_empty()
             || !client_id
                 .bytes()
@@ -147,7 +184,7 @@ impl NginxServer {
                 let port = free_port()?;
                 fs::write(
                     dir.join("nginx.conf"),
-                    config(&dir, port, client_id, &basic),
+                    config(&dir, port, client_id, &basic, protocols),
                 )?;
                 match launch(&bin, &dir, port)? {
                     Ok(child) => return Ok((port, child)),
@@ -262,7 +299,7 @@ fn launch(bin: &Path, dir: &Path, port: u16) -> io::Result<io::Result<Child>> {
 }
 
 /// The nginx configuration. Paths are absolute, all inside `dir`.
-fn config(dir: &Path, port: u16, client_id: &str, basic: &str) -> String {
+fn config(dir: &Path, port: u16, client_id: &str, basic: &str, protocols: &str) -> String {
     let d = dir.display();
     let cid_re = client_id.replace('.', "\\.");
     let err = |message: &str, kind: &str| {
@@ -328,7 +365,7 @@ http {{
         listen 127.0.0.1:{port} ssl;
         server_name localhost;
 
-        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_protocols {protocols};
         ssl_certificate {d}/server.pem;
         ssl_certificate_key {d}/server.key;
         ssl_client_certificate {d}/ca.pem;

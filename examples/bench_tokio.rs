@@ -32,7 +32,7 @@ use mtls_core::{ApiRequest, ClientConfig};
 use tokio::task::JoinSet;
 
 use bench_support::sandbox_child::{self, Server};
-use bench_support::{cpu_time, median, size, Fallible};
+use bench_support::{cpu_time, report, size, Fallible, Figures};
 
 fn main() -> ExitCode {
     let result = match std::env::args().nth(1).as_deref() {
@@ -184,13 +184,6 @@ impl Contender {
     }
 }
 
-/// One round's figures.
-#[derive(Clone, Copy)]
-struct Figures {
-    requests_per_s: f64,
-    cpu_us_per_request: f64,
-}
-
 async fn measure(contender: &Contender, tasks: usize, per_task: usize) -> (Figures, usize) {
     let requests = (tasks * per_task) as f64;
     let cpu = cpu_time();
@@ -260,46 +253,20 @@ fn bench() -> Fallible<bool> {
             }
         }
     });
-    let medians: Vec<Figures> = results
-        .iter()
-        .map(|r| Figures {
-            requests_per_s: median(r.iter().map(|f| f.requests_per_s).collect()),
-            cpu_us_per_request: median(r.iter().map(|f| f.cpu_us_per_request).collect()),
-        })
-        .collect();
-    println!(
-        "{:<26} {:>12} {:>16} {:>30} {:>15}",
-        "contender", "requests/s", "CPU us/request", "(per round, req/s)", "token requests"
-    );
-    for (i, contender) in contenders.iter().enumerate() {
-        let tokens = servers[i].stats()?.token_requests;
-        ok &= tokens == 1;
-        let per_round: Vec<String> = results[i]
-            .iter()
-            .map(|f| format!("{:.0}", f.requests_per_s))
-            .collect();
-        println!(
-            "{:<26} {:>12.0} {:>16.1} {:>30} {:>15}",
-            contender.name(),
-            medians[i].requests_per_s,
-            medians[i].cpu_us_per_request,
-            per_round.join(" "),
-            tokens,
-        );
+    let mut tokens = Vec::new();
+    for server in &mut servers {
+        let requests = server.stats()?.token_requests;
+        ok &= requests == 1;
+        tokens.push(requests);
     }
+    let names: Vec<_> = contenders.iter().map(|c| c.name()).collect();
+    report(&names, &results, &tokens);
     if let Contender::Pool { pool, .. } = &contenders[0] {
         println!(
             "TokioPool connections opened: {}",
             pool.connections_opened()
         );
     }
-    println!(
-        "ratio {} / {}: throughput x{:.2}, CPU per request x{:.2}",
-        contenders[0].name(),
-        contenders[1].name(),
-        medians[0].requests_per_s / medians[1].requests_per_s,
-        medians[0].cpu_us_per_request / medians[1].cpu_us_per_request,
-    );
     if !ok {
         eprintln!("bench_tokio: failures, or a sandbox saw other than one token request");
     }

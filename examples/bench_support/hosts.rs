@@ -13,7 +13,7 @@ use mtls_core::tls::Trust;
 use mtls_core::{ApiRequest, ClientConfig};
 
 use super::sandbox_child::Server;
-use super::{cpu_time, median, Fallible};
+use super::{cpu_time, Fallible, Figures};
 
 // ---- the contenders -------------------------------------------------------------------
 
@@ -193,13 +193,6 @@ impl Contender for ReqwestContender {
 
 // ---- measuring ------------------------------------------------------------------------
 
-/// One round's figures.
-#[derive(Clone, Copy)]
-pub struct Figures {
-    pub requests_per_s: f64,
-    pub cpu_us_per_request: f64,
-}
-
 fn measure(contender: &mut dyn Contender, callers: usize, per_caller: usize) -> (Figures, usize) {
     let requests = (callers * per_caller) as f64;
     let cpu = cpu_time();
@@ -259,42 +252,15 @@ pub fn bench(label: &str, callers: usize, per_caller: usize, rounds: usize) -> F
             results[i].push(figures);
         }
     }
-    let medians: Vec<Figures> = results
-        .iter()
-        .map(|r| Figures {
-            requests_per_s: median(r.iter().map(|f| f.requests_per_s).collect()),
-            cpu_us_per_request: median(r.iter().map(|f| f.cpu_us_per_request).collect()),
-        })
-        .collect();
-    println!(
-        "{:<26} {:>12} {:>16} {:>22} {:>15}",
-        "contender", "requests/s", "CPU us/request", "(per round, req/s)", "token requests"
-    );
-    for (i, contender) in contenders.iter_mut().enumerate() {
+    let mut names = Vec::new();
+    let mut tokens = Vec::new();
+    for contender in contenders.iter_mut() {
         let stats = contender.server().stats()?;
         ok &= stats.token_requests == 1;
-        let per_round: Vec<String> = results[i]
-            .iter()
-            .map(|f| format!("{:.0}", f.requests_per_s))
-            .collect();
-        println!(
-            "{:<26} {:>12.0} {:>16.1} {:>22} {:>15}",
-            contender.name(),
-            medians[i].requests_per_s,
-            medians[i].cpu_us_per_request,
-            per_round.join(" "),
-            stats.token_requests,
-        );
+        names.push(contender.name());
+        tokens.push(stats.token_requests);
     }
-    if medians.len() >= 2 {
-        println!(
-            "ratio {} / {}: throughput x{:.2}, CPU per request x{:.2}",
-            contenders[0].name(),
-            contenders[1].name(),
-            medians[0].requests_per_s / medians[1].requests_per_s,
-            medians[0].cpu_us_per_request / medians[1].cpu_us_per_request,
-        );
-    }
+    let medians = super::report(&names, &results, &tokens);
     if !ok {
         eprintln!("{label}: failures, or a sandbox saw other than one token request");
     }

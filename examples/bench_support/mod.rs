@@ -44,3 +44,50 @@ pub fn size(var: &str, default: usize) -> Fallible<usize> {
         Err(_) => Ok(default),
     }
 }
+
+/// One round's figures of a concurrency contender.
+#[derive(Clone, Copy)]
+pub struct Figures {
+    pub requests_per_s: f64,
+    pub cpu_us_per_request: f64,
+}
+
+/// Prints the contenders' table (medians, each round, the token requests their server saw)
+/// and the first-to-second ratio line; returns the medians, in `names`' order.
+pub fn report(names: &[&'static str], results: &[Vec<Figures>], tokens: &[u64]) -> Vec<Figures> {
+    let medians: Vec<Figures> = results
+        .iter()
+        .map(|r| Figures {
+            requests_per_s: median(r.iter().map(|f| f.requests_per_s).collect()),
+            cpu_us_per_request: median(r.iter().map(|f| f.cpu_us_per_request).collect()),
+        })
+        .collect();
+    println!(
+        "{:<26} {:>12} {:>16} {:>30} {:>15}",
+        "contender", "requests/s", "CPU us/request", "(per round, req/s)", "token requests"
+    );
+    for (i, name) in names.iter().enumerate() {
+        let per_round: Vec<String> = results[i]
+            .iter()
+            .map(|f| format!("{:.0}", f.requests_per_s))
+            .collect();
+        println!(
+            "{:<26} {:>12.0} {:>16.1} {:>30} {:>15}",
+            name,
+            medians[i].requests_per_s,
+            medians[i].cpu_us_per_request,
+            per_round.join(" "),
+            tokens[i],
+        );
+    }
+    if medians.len() >= 2 {
+        println!(
+            "ratio {} / {}: throughput x{:.2}, CPU per request x{:.2}",
+            names[0],
+            names[1],
+            medians[0].requests_per_s / medians[1].requests_per_s,
+            medians[0].cpu_us_per_request / medians[1].cpu_us_per_request,
+        );
+    }
+    medians
+}

@@ -61,9 +61,11 @@ const OID_ANY_EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37.0"
 
 /// A client certificate chain and its private key, known to match.
 ///
-/// Built by one of the `from_*` constructors. The private key is held only as DER that is
-/// zeroized on drop (the `tls` module turns it into the provider's signer); `Debug` shows the
-/// certificate summary and never key bytes.
+/// Built by one of the `from_*` constructors. The private key is held as DER that is
+/// zeroized on drop (the `tls` module turns it into a signer) and, for a P-256 key, as the
+/// signing key the key check built (zeroized on drop too; the `tls` module signs with it, so
+/// the public point is derived once); `Debug` shows the certificate summary and never key
+/// bytes.
 pub struct Identity {
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,

@@ -23,6 +23,7 @@
 //! ```
 
 use alloc::string::{String, ToString};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -60,14 +61,19 @@ const OID_ANY_EKU: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37.0"
 
 /// A client certificate chain and its private key, known to match.
 ///
-/// Built by one of the `from_*` constructors. The private key is held only as DER that is
-/// zeroized on drop (the `tls` module turns it into the provider's signer); `Debug` shows the
-/// certificate summary and never key bytes.
+/// Built by one of the `from_*` constructors. The private key is held as DER that is
+/// zeroized on drop (the `tls` module turns it into a signer) and, for a P-256 key, as the
+/// signing key the key check built (zeroized on drop too; the `tls` module signs with it, so
+/// the public point is derived once); `Debug` shows the certificate summary and never key
+/// bytes.
 pub struct Identity {
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
     key_form: KeyForm,
     info: CertificateInfo,
+    /// A P-256 key's signer, made by the key check (which derives the public point from the
+    /// scalar) and kept so the TLS configuration does not derive it again.
+    p256_signer: Option<Arc<p256::ecdsa::SigningKey>>,
 }
 
 impl Identity {
@@ -123,7 +129,7 @@ impl Identity {
             x509_cert::Certificate::from_der(cert)
                 .map_err(|_| IdentityError::CertificateUnparseable { index })?;
         }
-        let key_match = public_key_matches(&key.0, &info.spki_der)?;
+        let (key_match, p256_signer) = public_key_matches(&key.0, &info.spki_der)?;
         if key_match == KeyMatch::Mismatch {
             return Err(IdentityError::KeyDoesNotMatchCertificate);
         }
@@ -134,6 +140,7 @@ impl Identity {
             key: key.take(),
             key_form: KeyForm::Der,
             info,
+            p256_signer: p256_signer.map(Arc::new),
         })
     }
 
@@ -169,6 +176,12 @@ impl Identity {
     /// The private key DER, for the `tls` module (which loads it into the provider).
     pub(crate) fn key_der(&self) -> &PrivateKeyDer<'static> {
         &self.key
+    }
+
+    /// The P-256 signer the key check made (its public point checked against the
+    /// certificate's), `None` for other key types.
+    pub(crate) fn p256_signer(&self) -> Option<&Arc<p256::ecdsa::SigningKey>> {
+        self.p256_signer.as_ref()
     }
 
     /// The leaf's validity window: clients check it against the wall clock on every new
@@ -782,11 +795,12 @@ enum KeyMatch {
     Unknown,
 }
 
-/// Compares the public half of `key` with the certificate's SubjectPublicKeyInfo.
+/// Compares the public half of `key` with the certificate's SubjectPublicKeyInfo; for a
+/// matching P-256 key, also returns its signer (made by the derivation the check needs).
 fn public_key_matches(
     key: &PrivateKeyDer<'_>,
     cert_spki_der: &[u8],
-) -> Result<KeyMatch, IdentityError> {
+) -> Result<(KeyMatch, Option<p256::ecdsa::SigningKey>), IdentityError> {
     let spki = spki::SubjectPublicKeyInfoRef::from_der(cert_spki_der)
         .map_err(|_| IdentityError::CertificateUnparseable { index: 0 })?;
     let cert_key = spki
@@ -799,14 +813,14 @@ fn public_key_matches(
         .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
     let bad_key = IdentityError::KeyUnparseable;
     let matched = match key {
-        PrivateKeyDer::Pkcs1(k) => rsa_matches(k.secret_pkcs1_der(), cert_key)?,
+        PrivateKeyDer::Pkcs1(k) => (rsa_matches(k.secret_pkcs1_der(), cert_key)?, None),
         PrivateKeyDer::Sec1(k) => sec1_matches(k.secret_sec1_der(), cert_curve, cert_key)?,
         PrivateKeyDer::Pkcs8(k) => {
             let info =
                 pkcs8::PrivateKeyInfo::from_der(k.secret_pkcs8_der()).map_err(|_| bad_key)?;
             let oid = info.algorithm.oid;
             if oid == OID_RSA_ENCRYPTION {
-                rsa_matches(info.private_key, cert_key)?
+                (rsa_matches(info.private_key, cert_key)?, None)
             } else if oid == OID_EC_PUBLIC_KEY {
                 let curve = info
                     .algorithm
@@ -817,10 +831,10 @@ fn public_key_matches(
             } else {
                 // Ed25519 and others: no derivation here, and a stored public key is only a
                 // claim. The handshake is the check (reported as a warning).
-                KeyMatch::Unknown
+                (KeyMatch::Unknown, None)
             }
         }
-        _ => KeyMatch::Unknown,
+        _ => (KeyMatch::Unknown, None),
     };
     Ok(matched)
 }
@@ -844,40 +858,42 @@ fn sec1_matches(
     sec1_der: &[u8],
     curve: Option<ObjectIdentifier>,
     cert_key: &[u8],
-) -> Result<KeyMatch, IdentityError> {
+) -> Result<(KeyMatch, Option<p256::ecdsa::SigningKey>), IdentityError> {
     let private =
         sec1::EcPrivateKey::from_der(sec1_der).map_err(|_| IdentityError::KeyUnparseable)?;
     let curve = private.parameters.and_then(|p| p.named_curve()).or(curve);
+    let verdict = |derived: &[u8]| {
+        if derived == cert_key {
+            KeyMatch::Match
+        } else {
+            KeyMatch::Mismatch
+        }
+    };
     // Derive the public point from the private scalar: the public key stored beside it is
     // only a claim, and a hand-edited file could pair it with another scalar.
-    let derived: Option<Vec<u8>> = match curve {
+    match curve {
         Some(c) if c == OID_P256 => {
-            p256::SecretKey::from_slice(private.private_key)
-                .ok()
-                .map(|k| {
-                    use p256::elliptic_curve::sec1::ToEncodedPoint;
-                    k.public_key().to_encoded_point(false).as_bytes().to_vec()
-                })
+            // The signer holds the derived point: one derivation serves the check and TLS.
+            let secret = p256::SecretKey::from_slice(private.private_key)
+                .map_err(|_| IdentityError::KeyUnparseable)?;
+            let signer = p256::ecdsa::SigningKey::from(&secret);
+            let matched = verdict(signer.verifying_key().to_encoded_point(false).as_bytes());
+            Ok((matched, (matched == KeyMatch::Match).then_some(signer)))
         }
         // Without the `p384` feature no P-384 key can sign either: the TLS configuration
         // refuses it (ClientKeyUnsupported).
         #[cfg(feature = "p384")]
         Some(c) if c == OID_P384 => {
-            p384::SecretKey::from_slice(private.private_key)
-                .ok()
-                .map(|k| {
-                    use p384::elliptic_curve::sec1::ToEncodedPoint;
-                    k.public_key().to_encoded_point(false).as_bytes().to_vec()
-                })
+            use p384::elliptic_curve::sec1::ToEncodedPoint;
+            let key = p384::SecretKey::from_slice(private.private_key)
+                .map_err(|_| IdentityError::KeyUnparseable)?;
+            Ok((
+                verdict(key.public_key().to_encoded_point(false).as_bytes()),
+                None,
+            ))
         }
-        _ => return Ok(KeyMatch::Unknown),
-    };
-    let derived = derived.ok_or(IdentityError::KeyUnparseable)?;
-    Ok(if derived == cert_key {
-        KeyMatch::Match
-    } else {
-        KeyMatch::Mismatch
-    })
+        _ => Ok((KeyMatch::Unknown, None)),
+    }
 }
 
 /// Number of significant bits in a big-endian unsigned integer.

@@ -217,7 +217,12 @@ impl TlsConfig {
                 .map_err(|_| TlsError::InvalidTrustAnchor)?;
         let certified_key = match identity {
             Some(id) => {
-                let signer = signer::load_signing_key(id.key_der(), &provider, own_provider)?;
+                let signer = signer::load_signing_key(
+                    id.key_der(),
+                    id.p256_signer(),
+                    &provider,
+                    own_provider,
+                )?;
                 Some(Arc::new(CertifiedKey::new(id.chain().to_vec(), signer)))
             }
             None => None,
@@ -255,6 +260,7 @@ impl TlsConfig {
     pub fn with_identity(&self, identity: &Identity) -> Result<TlsConfig, TlsError> {
         let signer = signer::load_signing_key(
             identity.key_der(),
+            identity.p256_signer(),
             self.base.crypto_provider(),
             self.own_provider,
         )?;
@@ -406,7 +412,12 @@ pub(crate) fn default_provider() -> Arc<CryptoProvider> {
 pub(crate) fn client_signing_key(
     identity: &Identity,
 ) -> Result<Arc<dyn rustls::sign::SigningKey>, TlsError> {
-    signer::load_signing_key(identity.key_der(), &default_provider(), true)
+    signer::load_signing_key(
+        identity.key_der(),
+        identity.p256_signer(),
+        &default_provider(),
+        true,
+    )
 }
 
 /// The wall-clock time a connection was opened with, as rustls asks for it: a handshake

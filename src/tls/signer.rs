@@ -7,8 +7,13 @@
 //! - **The pure-Rust default** (`rustls-rustcrypto` provider): RSA keys sign with
 //!   [`RsaSigner`], on `rsa` 0.10, whose private operation is constant time (crypto-bigint,
 //!   with blinding). The provider's own RSA signer is `rsa` 0.9, which carries the timing
-//!   advisory RUSTSEC-2023-0071 and is never given our key. ECDSA (P-256, P-384) and Ed25519
-//!   keys go to the provider's signers (RustCrypto `p256`/`p384`/`ed25519-dalek`,
+//!   advisory RUSTSEC-2023-0071 and is never given our key. P-256 keys sign with
+//!   [`P256Signer`] (RustCrypto `p256`, constant time), the signing key the identity's key
+//!   check built: that check derives the public point from the scalar to compare it with the
+//!   certificate's, and the signer holds that point, so a process derives it once (the
+//!   provider's loader would derive it twice more: once checking the point stored in the
+//!   file, once for its signing key; 3.3M instructions of a 16.4M one-shot process).
+//!   P-384 and Ed25519 keys go to the provider's signers (RustCrypto `p384`/`ed25519-dalek`,
 //!   constant time).
 //! - **The `ring` feature** (std hosts): ring signs every key type, through its provider
 //!   (see [`super::default_provider`]).
@@ -18,12 +23,16 @@
 //! The server's signatures are still checked by the provider's verifiers (public-key
 //! operations, which the advisory does not concern).
 
+use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 
 use der::Decode;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::PrivateKeyDer;
-use rustls::sign::SigningKey;
+use rustls::sign::{Signer, SigningKey};
+use rustls::{SignatureAlgorithm, SignatureScheme};
 
 #[cfg(feature = "rsa-client-key")]
 pub(crate) use super::rsa_signer::RsaSigner;
@@ -38,6 +47,9 @@ const OID_RSA_ENCRYPTION: der::asn1::ObjectIdentifier =
 pub(crate) enum SignerChoice {
     /// The constant-time RSA signer (`rsa` 0.10, `rsa_signer.rs`; feature `rsa-client-key`).
     ConstantTimeRsa,
+    /// [`P256Signer`]: the P-256 signer the identity's key check made (no second
+    /// derivation of the public point); pure-Rust default only.
+    CheckedP256,
     /// The crypto provider's own signer.
     Provider,
 }
@@ -45,8 +57,17 @@ pub(crate) enum SignerChoice {
 /// Whom this build gives a key to: [`SignerChoice::ConstantTimeRsa`] for an RSA key on the
 /// pure-Rust default provider, the provider otherwise. `own_provider` says whether `provider`
 /// is this build's default one (not one given through the hidden door).
-pub(crate) fn choose_signer(key: &PrivateKeyDer<'_>, own_provider: bool) -> SignerChoice {
-    if own_provider && !cfg!(feature = "ring") && rsa_pkcs1_der(key).is_some() {
+/// `checked_p256` says whether the identity holds a checked P-256 signer
+/// ([`SignerChoice::CheckedP256`]).
+pub(crate) fn choose_signer(
+    key: &PrivateKeyDer<'_>,
+    own_provider: bool,
+    checked_p256: bool,
+) -> SignerChoice {
+    let pure_rust = own_provider && !cfg!(feature = "ring");
+    if pure_rust && checked_p256 {
+        SignerChoice::CheckedP256
+    } else if pure_rust && rsa_pkcs1_der(key).is_some() {
         SignerChoice::ConstantTimeRsa
     } else {
         SignerChoice::Provider
@@ -57,12 +78,20 @@ pub(crate) fn choose_signer(key: &PrivateKeyDer<'_>, own_provider: bool) -> Sign
 ///
 /// # Errors
 /// [`TlsError::ClientKeyUnsupported`] if the chosen signer cannot use the key.
+///
+/// `checked_p256` is the identity's P-256 signer ([`crate::identity::Identity`] makes it while
+/// checking the key against the certificate), if any.
 pub(crate) fn load_signing_key(
     key: &PrivateKeyDer<'_>,
+    checked_p256: Option<&Arc<p256::ecdsa::SigningKey>>,
     provider: &CryptoProvider,
     own_provider: bool,
 ) -> Result<Arc<dyn SigningKey>, TlsError> {
-    match choose_signer(key, own_provider) {
+    match choose_signer(key, own_provider, checked_p256.is_some()) {
+        SignerChoice::CheckedP256 => match checked_p256 {
+            Some(key) => Ok(Arc::new(P256Signer(key.clone()))),
+            None => Err(TlsError::ClientKeyUnsupported),
+        },
         #[cfg(feature = "rsa-client-key")]
         SignerChoice::ConstantTimeRsa => {
             let der = rsa_pkcs1_der(key).ok_or(TlsError::ClientKeyUnsupported)?;
@@ -75,6 +104,42 @@ pub(crate) fn load_signing_key(
             .key_provider
             .load_private_key(key.clone_key())
             .map_err(|_| TlsError::ClientKeyUnsupported),
+    }
+}
+
+/// An ECDSA P-256 client key signing ECDSA-P256-SHA256 (RustCrypto `p256`, constant time,
+/// RFC 6979 nonces with added randomness): what the provider's own P-256 signer does, from
+/// a signing key built once by the identity's key check.
+#[derive(Debug)]
+pub(crate) struct P256Signer(Arc<p256::ecdsa::SigningKey>);
+
+impl SigningKey for P256Signer {
+    fn choose_scheme(&self, offered: &[SignatureScheme]) -> Option<Box<dyn Signer>> {
+        offered
+            .contains(&SignatureScheme::ECDSA_NISTP256_SHA256)
+            .then(|| Box::new(P256SchemeSigner(self.0.clone())) as Box<dyn Signer>)
+    }
+
+    fn algorithm(&self) -> SignatureAlgorithm {
+        SignatureAlgorithm::ECDSA
+    }
+}
+
+#[derive(Debug)]
+struct P256SchemeSigner(Arc<p256::ecdsa::SigningKey>);
+
+impl Signer for P256SchemeSigner {
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, rustls::Error> {
+        use p256::ecdsa::signature::{RandomizedSigner, SignatureEncoding};
+        let signature: p256::ecdsa::DerSignature = self
+            .0
+            .try_sign_with_rng(&mut rand_core::OsRng, message)
+            .map_err(|_| rustls::Error::General(String::from("ECDSA P-256 signing failed")))?;
+        Ok(signature.to_vec())
+    }
+
+    fn scheme(&self) -> SignatureScheme {
+        SignatureScheme::ECDSA_NISTP256_SHA256
     }
 }
 
@@ -162,13 +227,13 @@ mod tests {
         } else {
             SignerChoice::ConstantTimeRsa
         };
-        assert_eq!(choose_signer(&pkcs1, true), expected);
-        assert_eq!(choose_signer(&pkcs8, true), expected);
+        assert_eq!(choose_signer(&pkcs1, true, false), expected);
+        assert_eq!(choose_signer(&pkcs8, true, false), expected);
         // A provider given through the hidden door signs itself.
-        assert_eq!(choose_signer(&pkcs1, false), SignerChoice::Provider);
+        assert_eq!(choose_signer(&pkcs1, false, false), SignerChoice::Provider);
         let provider = super::super::default_provider();
         for (key, spki) in [(&pkcs1, PKCS1_SPKI), (&pkcs8, PKCS8_SPKI)] {
-            let own = load_signing_key(key, &provider, true).unwrap();
+            let own = load_signing_key(key, None, &provider, true).unwrap();
             assert_eq!(own.algorithm(), SignatureAlgorithm::RSA);
             sign_and_verify_all(&*own, &public_key(spki));
             let direct = RsaSigner::from_pkcs1_der(rsa_pkcs1_der(key).unwrap()).unwrap();
@@ -177,11 +242,55 @@ mod tests {
     }
 
     #[test]
-    fn an_ecdsa_key_goes_to_the_provider() {
+    fn an_ecdsa_key_without_a_checked_signer_goes_to_the_provider() {
         let p256 = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pem_der(P256_PEM)));
-        assert_eq!(choose_signer(&p256, true), SignerChoice::Provider);
-        let key = load_signing_key(&p256, &super::super::default_provider(), true).unwrap();
+        assert_eq!(choose_signer(&p256, true, false), SignerChoice::Provider);
+        let key = load_signing_key(&p256, None, &super::super::default_provider(), true).unwrap();
         assert_eq!(key.algorithm(), SignatureAlgorithm::ECDSA);
+    }
+
+    #[test]
+    fn the_identity_checked_p256_signer_signs_and_verifies() {
+        let der = pem_der(P256_PEM);
+        let info = pkcs8::PrivateKeyInfo::from_der(&der).unwrap();
+        let sec1 = sec1::EcPrivateKey::from_der(info.private_key).unwrap();
+        let secret = p256::SecretKey::from_slice(sec1.private_key).unwrap();
+        let checked = Arc::new(p256::ecdsa::SigningKey::from(&secret));
+        let p256 = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der.clone()));
+        let expected = if cfg!(feature = "ring") {
+            SignerChoice::Provider
+        } else {
+            SignerChoice::CheckedP256
+        };
+        assert_eq!(choose_signer(&p256, true, true), expected);
+        assert_eq!(choose_signer(&p256, false, true), SignerChoice::Provider);
+        let provider = super::super::default_provider();
+        let key = load_signing_key(&p256, Some(&checked), &provider, true).unwrap();
+        assert_eq!(key.algorithm(), SignatureAlgorithm::ECDSA);
+        assert!(key
+            .choose_scheme(&[SignatureScheme::RSA_PSS_SHA256])
+            .is_none());
+        let verifiers = rustls::crypto::ring::default_provider().signature_verification_algorithms;
+        let scheme = SignatureScheme::ECDSA_NISTP256_SHA256;
+        let alg = verifiers
+            .mapping
+            .iter()
+            .find(|(s, _)| *s == scheme)
+            .map(|(_, algs)| algs[0])
+            .unwrap();
+        let public = public_key(include_bytes!("../../tests/fixtures/p256-pkcs8.spki.der"));
+        for signer in [
+            key.choose_scheme(&[scheme]).unwrap(),
+            P256Signer(checked).choose_scheme(&[scheme]).unwrap(),
+        ] {
+            assert_eq!(signer.scheme(), scheme);
+            let message = b"TLS 1.3, client CertificateVerify\x00transcript hash";
+            let signature = signer.sign(message).unwrap();
+            assert!(alg.verify_signature(&public, message, &signature).is_ok());
+            assert!(alg
+                .verify_signature(&public, b"another message", &signature)
+                .is_err());
+        }
     }
 
     #[test]

@@ -223,36 +223,8 @@ mod redis {
         let mut config = SandboxConfig::default();
         config.token_lifetime_secs = 2;
         let sandbox = Sandbox::start(config).unwrap();
-        let target = Target::of(&sandbox);
         let spec = format!("{} mtls:token:refresh", server.url());
-        let started = Instant::now();
-        let children = fleet::spawn(
-            name,
-            &target,
-            &spec,
-            PROCESSES,
-            12,
-            &[("MTLS_FLEET_PAUSE_MS", "250".into())],
-        );
-        let reports = fleet::collect(children);
-        let busy = started
-            .elapsed()
-            .saturating_sub(Duration::from_millis(1500));
-        let ok: usize = reports.iter().map(|r| r.ok).sum();
-        let tokens = sandbox.token_requests();
-        println!(
-            "redis store, 2 s tokens: {PROCESSES} processes x 12 requests over {busy:?} -> \
-             {tokens} token requests"
-        );
-        assert_eq!(ok, PROCESSES * 12, "{reports:?}");
-        // About one token per second of work for all of them (each 2 s token is reused for
-        // 1 s), as one process alone would need.
-        let one_process = busy.as_secs_f64().ceil() as u64 + 1;
-        assert!(tokens >= 2, "no refresh happened: {tokens}");
-        assert!(
-            tokens <= one_process + 1,
-            "{tokens} token requests in {busy:?}"
-        );
+        fleet::check_short_tokens_single_flight("redis store", name, &sandbox, &spec, PROCESSES);
     }
 
     #[test]

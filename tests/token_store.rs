@@ -584,38 +584,15 @@ mod token_store {
         let mut config = SandboxConfig::default();
         config.token_lifetime_secs = 2;
         let sandbox = Sandbox::start(config).unwrap();
-        let target = Target::of(&sandbox);
         let dir = private_dir("refresh");
         let path = dir.join("token");
         FileStore::open(&path).unwrap();
-        let started = Instant::now();
-        let children = fleet::spawn(
+        fleet::check_short_tokens_single_flight(
+            "file store",
             name,
-            &target,
+            &sandbox,
             path.to_str().unwrap(),
             PROCESSES,
-            12,
-            &[("MTLS_FLEET_PAUSE_MS", "250".into())],
-        );
-        let reports = fleet::collect(children);
-        // The children wait 1.5 s for their common start.
-        let busy = started
-            .elapsed()
-            .saturating_sub(Duration::from_millis(1500));
-        let ok: usize = reports.iter().map(|r| r.ok).sum();
-        let tokens = sandbox.token_requests();
-        println!(
-            "file store, 2 s tokens: {PROCESSES} processes x 12 requests over {busy:?} -> \
-             {tokens} token requests"
-        );
-        assert_eq!(ok, PROCESSES * 12, "{reports:?}");
-        // Single-flight across processes: about one token per second of work for all of
-        // them (one process alone needs as many; without the store each would).
-        let one_process = busy.as_secs_f64().ceil() as u64 + 1;
-        assert!(tokens >= 2, "no refresh happened: {tokens}");
-        assert!(
-            tokens <= one_process + 1,
-            "{tokens} token requests in {busy:?}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

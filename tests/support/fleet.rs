@@ -297,3 +297,46 @@ pub fn size(n: usize, m: usize) -> (usize, usize) {
     };
     (var("MTLS_FLEET_N", n), var("MTLS_FLEET_M", m))
 }
+
+/// Runs `processes` children of test `name` on `store_spec`, 12 requests each with a 250 ms
+/// pause, against a sandbox whose tokens live 2 s, and checks that refresh stayed
+/// single-flight across them: every request answered, and about one token per second of work
+/// for all of them (each 2 s token is reused for 1 s, half its life), as one process alone
+/// would need; without a shared store each process would. `label` names the store in the
+/// printed figure.
+pub fn check_short_tokens_single_flight(
+    label: &str,
+    name: &str,
+    sandbox: &Sandbox,
+    store_spec: &str,
+    processes: usize,
+) {
+    let target = Target::of(sandbox);
+    let started = Instant::now();
+    let children = spawn(
+        name,
+        &target,
+        store_spec,
+        processes,
+        12,
+        &[("MTLS_FLEET_PAUSE_MS", "250".into())],
+    );
+    let reports = collect(children);
+    // The children wait 1.5 s for their common start.
+    let busy = started
+        .elapsed()
+        .saturating_sub(Duration::from_millis(1500));
+    let ok: usize = reports.iter().map(|r| r.ok).sum();
+    let tokens = sandbox.token_requests();
+    println!(
+        "{label}, 2 s tokens: {processes} processes x 12 requests over {busy:?} -> \
+         {tokens} token requests"
+    );
+    assert_eq!(ok, processes * 12, "{reports:?}");
+    let one_process = busy.as_secs_f64().ceil() as u64 + 1;
+    assert!(tokens >= 2, "no refresh happened: {tokens}");
+    assert!(
+        tokens <= one_process + 1,
+        "{tokens} token requests in {busy:?}"
+    );
+}

@@ -406,12 +406,15 @@ impl Client {
     /// unless the connection is gone (0) or its buffers are full (offer the rest again after
     /// draining the outputs).
     pub fn handle_input(&mut self, data: &[u8], now: Instant) -> usize {
+        let awaits_response = self.conn.awaits_response();
         let Some(link) = self.conn.link_mut() else {
             return 0;
         };
         // On a TLS error the error stays on the connection and `settle` reports it, after
         // delivering what arrived whole before it.
-        let taken = link.tls.handle_input(data).unwrap_or(data.len());
+        let taken = link
+            .handle_input(data, awaits_response)
+            .unwrap_or(data.len());
         self.settle(now);
         taken
     }

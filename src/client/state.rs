@@ -64,6 +64,31 @@ pub(super) struct LinkParts {
 }
 
 impl Link {
+    /// Feeds `data` to the TLS connection; while a response is awaited, each record's
+    /// plaintext goes straight to the decoder, as much of it as the decoder has room for
+    /// (the rest waits in the TLS plaintext buffer, as all of it did before). Returns what
+    /// `TlsConnection::handle_input` returns.
+    pub(super) fn handle_input(
+        &mut self,
+        data: &[u8],
+        awaits_response: bool,
+    ) -> Result<usize, TlsError> {
+        let LinkParts { tls, decoder, .. } = &mut **self;
+        if !awaits_response {
+            return tls.handle_input(data);
+        }
+        let mut to_decoder = |plaintext: &[u8]| {
+            let n = decoder.room().min(plaintext.len());
+            // Refused (an error the decoder keeps): nothing taken, and `next_trigger`
+            // reports the error when it feeds the same bytes.
+            match decoder.feed(&plaintext[..n]) {
+                Ok(()) => n,
+                Err(_) => 0,
+            }
+        };
+        tls.handle_input_into(data, Some(&mut to_decoder))
+    }
+
     pub(super) fn new(tls: TlsConnection, decoder: ResponseDecoder) -> Link {
         Link(alloc::boxed::Box::new(LinkParts {
             tls,
@@ -150,7 +175,7 @@ impl Conn {
         }
     }
 
-    fn awaits_response(&self) -> bool {
+    pub(super) fn awaits_response(&self) -> bool {
         matches!(self, Conn::FetchingToken { .. } | Conn::Requesting { .. })
     }
 }
@@ -469,28 +494,24 @@ impl Client {
                 // use before more arrive (a partial head): offer only what fits, or a full
                 // plaintext buffer would be refused on every pass and the response never
                 // complete.
-                let room = link
-                    .decoder
-                    .limits()
-                    .max_buffered
-                    .saturating_sub(link.decoder.buffered());
-                if room == 0 {
-                    // Full of a head (or chunk line) larger than `max_buffered`.
-                    return Some(broke(Error::Http(http::HttpError::Local(
-                        http::LocalError::BufferFull,
-                    ))));
-                }
-                let n = link.tls.plaintext().len().min(room);
-                let parts = &mut **link;
-                match parts.decoder.feed(&parts.tls.plaintext()[..n]) {
-                    Ok(()) => {
-                        // Consuming resumes decryption paused by a full plaintext buffer;
-                        // an error found there is reported below, after what arrived whole.
-                        let _ = link.tls.consume_plaintext(n);
+                let room = link.decoder.room();
+                // A full decoder is offered nothing: it may first use what it holds (the
+                // input path fills it straight from the TLS records).
+                if room > 0 {
+                    let n = link.tls.plaintext().len().min(room);
+                    let parts = &mut **link;
+                    match parts.decoder.feed(&parts.tls.plaintext()[..n]) {
+                        Ok(()) => {
+                            // Consuming resumes decryption paused by a full plaintext
+                            // buffer; an error found there is reported below, after what
+                            // arrived whole.
+                            let _ = link.tls.consume_plaintext(n);
+                        }
+                        Err(e) => return Some(broke(Error::Http(e))),
                     }
-                    Err(e) => return Some(broke(Error::Http(e))),
                 }
             }
+            let full = link.decoder.room() == 0;
             match link.decoder.poll_response() {
                 Ok(Some(response)) => {
                     // No pipelining: bytes already here after a complete response answer
@@ -500,6 +521,13 @@ impl Client {
                     return Some(Trigger::Response(response));
                 }
                 Ok(None) if link.tls.plaintext().is_empty() => break,
+                Ok(None) if full && link.decoder.room() == 0 => {
+                    // Full, and still full after the decoder looked: a head (or chunk line)
+                    // larger than `max_buffered`.
+                    return Some(broke(Error::Http(http::HttpError::Local(
+                        http::LocalError::BufferFull,
+                    ))));
+                }
                 Ok(None) => continue,
                 Err(e) => return Some(broke(Error::Http(e))),
             }

@@ -490,6 +490,12 @@ impl ResponseDecoder {
         self.buf.len().saturating_sub(self.pos)
     }
 
+    /// How many more bytes [`ResponseDecoder::feed`] takes now: the room left under
+    /// [`Limits::max_buffered`].
+    pub(crate) fn room(&self) -> usize {
+        self.limits.max_buffered.saturating_sub(self.buffered())
+    }
+
     /// Drives the decoder to the next complete response and returns it as owned data: the
     /// "collect whole response" helper. Returns `Ok(None)` when more input is needed; the
     /// partial response is kept inside the decoder between calls.

@@ -161,6 +161,19 @@ impl TlsConnection {
     /// waiting to be consumed; offer the rest again after [`TlsConnection::consume_plaintext`].
     /// Calling it with an empty slice just resumes processing.
     pub fn handle_input(&mut self, data: &[u8]) -> Result<usize, TlsError> {
+        self.handle_input_into(data, None)
+    }
+
+    /// [`TlsConnection::handle_input`], handing each record's plaintext to `sink` first
+    /// while nothing is waiting in [`TlsConnection::plaintext`]: `sink` returns how many
+    /// bytes it took from the front (none is fine), and only the rest is copied into the
+    /// plaintext buffer. The client gives its HTTP decoder here, so that a full 16 KiB record
+    /// is not held twice over beside rustls' own copy (a small device's worst case).
+    pub(crate) fn handle_input_into(
+        &mut self,
+        data: &[u8],
+        mut sink: Option<Sink<'_>>,
+    ) -> Result<usize, TlsError> {
         self.check_alive()?;
         if self.close_sent {
             return Err(TlsError::Closed);
@@ -176,7 +189,7 @@ impl TlsConnection {
             );
             taken += n;
             let before = (self.incoming.len(), self.plaintext_in.len());
-            self.process()?;
+            self.process_into(reborrow(&mut sink))?;
             let stalled = before == (self.incoming.len(), self.plaintext_in.len());
             if taken == data.len() || stalled {
                 break;
@@ -237,6 +250,7 @@ impl TlsConnection {
     pub fn consume_plaintext(&mut self, n: usize) -> Result<(), TlsError> {
         let n = n.min(self.plaintext_in.len());
         self.plaintext_in.drain(..n);
+        release_spare(&mut self.plaintext_in);
         if self.paused && self.error.is_none() {
             self.process()?;
         }
@@ -375,6 +389,12 @@ impl TlsConnection {
     /// turn of the loop consumes input, produces output or changes phase, and the loop stops
     /// after a fixed number of turns regardless.
     fn process(&mut self) -> Result<(), TlsError> {
+        self.process_into(None)
+    }
+
+    /// [`TlsConnection::process`], with the plaintext sink of
+    /// [`TlsConnection::handle_input_into`].
+    fn process_into(&mut self, mut sink: Option<Sink<'_>>) -> Result<(), TlsError> {
         // With resumption, the resolver is shared: hold its turn while handshaking so that
         // what the server asks is recorded for this connection.
         let resolver = match &self.sessions {
@@ -384,7 +404,7 @@ impl TlsConnection {
         let seen = self.seen.clone();
         let _turn = resolver.as_ref().map(|r| r.turn(&seen));
         for _ in 0..256 {
-            match self.step() {
+            match self.step(reborrow(&mut sink)) {
                 Step::Continue => continue,
                 Step::NeedInput => return Ok(()),
                 Step::Failed(e) => {
@@ -398,7 +418,7 @@ impl TlsConnection {
         Ok(())
     }
 
-    fn step(&mut self) -> Step {
+    fn step(&mut self, mut sink: Option<Sink<'_>>) -> Step {
         let TlsConnection {
             conn,
             limits,
@@ -421,6 +441,7 @@ impl TlsConnection {
             // Nothing is read after our close_notify (see the module docs).
             incoming.clear();
         }
+        let large_incoming = incoming.capacity() > RETAINED_CAPACITY;
         let UnbufferedStatus { discard, state } = conn.process_tls_records(incoming);
         let step = match state {
             Err(e) => Step::Failed(TlsError::from_rustls(&e)),
@@ -436,7 +457,11 @@ impl TlsConnection {
                 }
                 *paused = false;
                 let mut step = Step::Continue;
-                while let Some(len) = traffic.peek_len() {
+                // A record just decrypted from a large `incoming`: rustls holds its
+                // plaintext, so give the ciphertext's buffer back before copying it out
+                // (the next turn reads it), or a full record would be held three times.
+                let defer = discard > 0 && large_incoming;
+                while let Some(len) = traffic.peek_len().filter(|_| !defer) {
                     if plaintext_in.len() + len.get() > limits.max_plaintext_in {
                         // Backpressure: the records stay queued in rustls until the caller
                         // consumes plaintext.
@@ -446,7 +471,17 @@ impl TlsConnection {
                     }
                     match traffic.next_record() {
                         Some(Ok(record)) => {
-                            extend_capped(plaintext_in, record.payload, limits.max_plaintext_in)
+                            let taken = match sink.as_deref_mut() {
+                                Some(sink) if plaintext_in.is_empty() => {
+                                    sink(record.payload).min(record.payload.len())
+                                }
+                                _ => 0,
+                            };
+                            extend_capped(
+                                plaintext_in,
+                                &record.payload[taken..],
+                                limits.max_plaintext_in,
+                            )
                         }
                         Some(Err(e)) => {
                             step = Step::Failed(TlsError::from_rustls(&e));
@@ -505,6 +540,7 @@ impl TlsConnection {
             Ok(_) => Step::NeedInput,
         };
         incoming.drain(..discard.min(incoming.len()));
+        release_spare(incoming);
         if opened {
             let version = match conn.protocol_version() {
                 Some(rustls::ProtocolVersion::TLSv1_2) => TlsVersion::Tls12,
@@ -549,6 +585,17 @@ impl TlsConnection {
     }
 }
 
+/// The plaintext sink of [`TlsConnection::handle_input_into`].
+type Sink<'a> = &'a mut dyn FnMut(&[u8]) -> usize;
+
+/// Lends the sink for one call (a shorter borrow: `as_deref_mut` would keep the first one).
+fn reborrow<'s>(sink: &'s mut Option<Sink<'_>>) -> Option<Sink<'s>> {
+    match sink {
+        Some(sink) => Some(&mut **sink),
+        None => None,
+    }
+}
+
 /// Size errors rustls reports when a caller buffer is too small.
 trait InsufficientSize {
     fn required_size(&self) -> Option<usize>;
@@ -572,13 +619,36 @@ impl InsufficientSize for EncryptError {
     }
 }
 
-/// Appends what `write` produces to `out`, growing it to the size rustls asks for, never past
-/// `max` bytes in total.
+/// The capacity an inbound buffer keeps when drained: room for the records of a typical API
+/// answer, so that warm requests allocate nothing (tests/http_alloc.rs).
+const RETAINED_CAPACITY: usize = 4 * 1024;
+
+/// Gives back the memory of a drained inbound buffer larger than [`RETAINED_CAPACITY`], after
+/// a large record: otherwise its 16-18 KiB stay reserved beside the next record's buffers
+/// (the worst case a server can impose on a small device, measured in benches/qemu-live).
+/// What is still waiting (at most half of [`RETAINED_CAPACITY`]) is copied out first, into
+/// an allocation of its size (none when empty); the old one is wiped before it is freed: it
+/// held records decrypted in place.
+fn release_spare(buf: &mut Vec<u8>) {
+    if buf.capacity() <= RETAINED_CAPACITY || buf.len() > RETAINED_CAPACITY / 2 {
+        return;
+    }
+    let kept = buf.as_slice().to_vec();
+    zeroize::Zeroize::zeroize(buf);
+    *buf = kept;
+}
+
 /// Appends `data` to `buf`, its capacity growing as a `Vec`'s does but never past `cap` (the
 /// buffer's limit, which the caller has checked): plain doubling would reserve up to twice
 /// the limit, 37 KiB for one 18.5 KiB record (measured on a Cortex-M in benches/qemu-live).
+/// An empty buffer is replaced rather than grown, so its old allocation (wiped: it may hold
+/// consumed plaintext) is freed before the new one is made, not after.
 fn extend_capped(buf: &mut Vec<u8>, data: &[u8], cap: usize) {
     let need = buf.len() + data.len();
+    if buf.is_empty() && need > buf.capacity() {
+        zeroize::Zeroize::zeroize(buf);
+        *buf = Vec::new();
+    }
     if need > buf.capacity() {
         let target = buf.capacity().saturating_mul(2).clamp(need, cap.max(need));
         buf.reserve_exact(target - buf.len());
@@ -586,6 +656,8 @@ fn extend_capped(buf: &mut Vec<u8>, data: &[u8], cap: usize) {
     buf.extend_from_slice(data);
 }
 
+/// Appends what `write` produces to `out`, growing it to the size rustls asks for, never past
+/// `max` bytes in total.
 fn encode_into<E: InsufficientSize>(
     out: &mut Vec<u8>,
     max: usize,

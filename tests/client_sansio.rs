@@ -234,6 +234,49 @@ fn a_body_larger_than_every_buffer_arrives_whole() {
     }
 }
 
+/// Catches a retry of an answer that broke a limit: the same request gets the same answer,
+/// so it ends at once with the limit's error (seen on the QEMU board, where the retry then
+/// failed as "the UART carries one connection"), and the next request still goes out.
+#[test]
+fn an_answer_over_the_body_limit_ends_its_request_without_a_retry() {
+    let pki = TestServerPki::new();
+    let identity = identity_for_fixture(&pki.ca, "p256-sec1");
+    let mut config = ClientConfig::new(
+        "https://localhost",
+        Auth::ClientCredentials(Credentials::new("cid", "secret-api-key").unwrap()),
+        &identity,
+        pki.trust(),
+    )
+    .unwrap();
+    config.http_limits.max_body_size = 100_000; // the big answer has 300,000 bytes
+    let mut client = Client::new(config);
+    let mut api = FakeApi::new(&pki);
+    let t0 = Instant::from_secs(5);
+    client.send(ApiRequest::get("/v2.01/cid/big"), t0);
+    client.open_connection(t0, wall_now()).unwrap();
+    let events = pump(&mut client, &mut api, t0, 16 * 1024);
+    let failure = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Failed(_, f) => Some(f.to_string()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("the big GET must fail: {events:?}"));
+    assert!(failure.contains("body larger than the limit"), "{failure}");
+    assert!(!client.wants_connection(), "nothing is left to retry");
+    let big_requests = api.seen.iter().filter(|s| s.path.ends_with("/big")).count();
+    assert_eq!(big_requests, 1);
+    // The client goes on with the next request, on a new connection with the same token.
+    client.send(ApiRequest::get("/v2.01/cid/users/1"), t0);
+    client.open_connection(t0, wall_now()).unwrap();
+    let mut api = FakeApi::new(&pki);
+    let events = pump(&mut client, &mut api, t0, usize::MAX);
+    assert_eq!(
+        statuses(&events),
+        vec![r#"1:200:{"path":"/v2.01/cid/users/1","auth":"Bearer tok1"}"#]
+    );
+}
+
 #[test]
 fn certificate_only_mode_sends_no_token_request_and_no_authorization() {
     let pki = TestServerPki::new();

@@ -721,7 +721,8 @@ impl Client {
     /// The connection broke (or was replaced): decides the fate of what was on it.
     ///
     /// A request keeps "may have been sent" across reconnects: once its bytes were taken by
-    /// a transport it is never reported as not sent. `fatal` errors (a refused certificate
+    /// a transport it is never reported as not sent. A request whose answer broke one of
+    /// our HTTP limits ends with that error, never retried. `fatal` errors (a refused certificate
     /// on either side, an alert, no common version, a dead transport) end the whole queue.
     /// Handshake failures in a row count, and after `max_attempts` of them the queue ends.
     fn broke(&mut self, conn: Conn, error: Error, fatal: bool) -> Conn {
@@ -741,7 +742,13 @@ impl Client {
                     pending.maybe_sent = true;
                 }
                 let retry_safe = !pending.maybe_sent || pending.request.is_retry_safe();
-                if !fatal && retry_safe && pending.attempts < self.config.max_attempts {
+                // An answer too large for our limits would be as large again.
+                let over_limit = matches!(&error, Error::Http(e) if e.is_over_limit());
+                if !fatal
+                    && retry_safe
+                    && !over_limit
+                    && pending.attempts < self.config.max_attempts
+                {
                     self.queue.push_front(pending);
                 } else {
                     self.finish(pending, error.clone());

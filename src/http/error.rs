@@ -24,6 +24,24 @@ pub enum HttpError {
 }
 
 impl HttpError {
+    /// `true` when the answer broke one of our [`Limits`](crate::http::Limits) (its body,
+    /// head, a line, the header count, chunk extensions, or a head larger than the
+    /// decoder's buffer): asking again would get the same answer, so the client does not
+    /// retry the request.
+    pub(crate) fn is_over_limit(&self) -> bool {
+        matches!(
+            self,
+            HttpError::Local(LocalError::BufferFull)
+                | HttpError::Remote(
+                    RemoteError::BodyTooLarge
+                        | RemoteError::HeadTooLarge
+                        | RemoteError::LineTooLong
+                        | RemoteError::TooManyHeaders
+                        | RemoteError::ChunkExtensionsTooLarge
+                )
+        )
+    }
+
     /// `true` for a peer fault, after which the connection must be closed.
     pub fn is_remote(&self) -> bool {
         matches!(self, Self::Remote(_))

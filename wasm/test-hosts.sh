@@ -2,9 +2,10 @@
 # Installs and builds what the WASI tests (tests/wasi_component.rs) need, each only when it
 # is missing or older than its sources:
 #   - the rustup target wasm32-wasip2;
-#   - the component, wasm/target/wasm32-wasip2/release/mtls_wasi.wasm (wasm/build.sh), whose
+#   - jco, preview2-shim and binaryen in wasm/jco/node_modules (`npm ci`, from
+#     package-lock.json): the jco host, and the component's size pass;
+#   - the component, wasm/target/mtls_wasi.wasm (wasm/build.sh: cargo, then wasm-opt), whose
 #     sources are wasm/src, wasm/wit, wasm's Cargo files and the core it embeds (src/);
-#   - jco and preview2-shim in wasm/jco/node_modules (`npm ci`, from package-lock.json);
 #   - the Rust test host, wasm/host/target/release/mtls-wasi-host (`cargo build --release
 #     --locked` in wasm/host).
 # Prints one line per thing it does and why (nothing when all is in place); a failing step
@@ -48,18 +49,16 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   quietly rustup target add wasm32-wasip2
 fi
 
-wasm=wasm/target/wasm32-wasip2/release/mtls_wasi.wasm
-if reason=$(why "$wasm" wasm/src wasm/wit wasm/Cargo.toml wasm/Cargo.lock wasm/build.sh src Cargo.toml); then
-  say "building the component (bash wasm/build.sh): $reason"
-  quietly nice bash wasm/build.sh
-  # cargo leaves an up-to-date output untouched; mark it as checked against its sources.
-  touch "$wasm"
-fi
-
 jco=wasm/jco
 if reason=$(why $jco/node_modules/.package-lock.json $jco/package.json $jco/package-lock.json); then
-  say "installing jco (npm ci in wasm/jco): $reason"
+  say "installing jco and binaryen (npm ci in wasm/jco): $reason"
   (cd $jco && quietly npm ci --no-audit --no-fund)
+fi
+
+wasm=wasm/target/mtls_wasi.wasm
+if reason=$(why "$wasm" wasm/src wasm/wit wasm/Cargo.toml wasm/Cargo.lock wasm/build.sh wasm/jco/package-lock.json src Cargo.toml); then
+  say "building the component (bash wasm/build.sh): $reason"
+  quietly nice bash wasm/build.sh
 fi
 
 host=wasm/host/target/release/mtls-wasi-host

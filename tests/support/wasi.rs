@@ -34,7 +34,7 @@ fn repo() -> &'static Path {
 pub fn component() -> PathBuf {
     let path = std::env::var_os("MTLS_WASI_COMPONENT")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("wasm/target/wasm32-wasip2/release/mtls_wasi.wasm"));
+        .unwrap_or_else(|| repo().join("wasm/target/mtls_wasi.wasm"));
     assert!(
         path.is_file(),
         "the WASI component is missing at {}: run `bash wasm/build.sh` (or `{SETUP}`), \

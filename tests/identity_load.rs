@@ -6,7 +6,7 @@ use base64::Engine;
 use common::*;
 use mtls_core::identity::load::{IdentitySources, Origin};
 use mtls_core::identity::{
-    ClientAuthUsage, Identity, IdentityError, IdentityWarning, KeyAlgorithm, Part,
+    ClientAuthUsage, Identity, IdentityError, IdentityWarning, KeyAlgorithm, KeyForm, Part,
 };
 use mtls_core::time::UnixTime;
 use mtls_sandbox::{IssueSpec, TestCa, Usage};
@@ -494,6 +494,235 @@ fn pkcs12_archives_made_by_openssl_load_with_their_password() {
         IdentityError::Pkcs12
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Makes `openssl pkcs12 -export` archives in a temporary directory.
+struct P12Maker {
+    dir: std::path::PathBuf,
+}
+
+impl P12Maker {
+    fn new(name: &str) -> P12Maker {
+        let dir = std::env::temp_dir().join(format!("mtls-core-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        P12Maker { dir }
+    }
+
+    /// An archive of the key fixture `key`, the certificates `certs_pem` (`-in`) and the
+    /// options `args`, with the password `password`.
+    fn make(&self, key: &str, certs_pem: &str, args: &[&str], password: &str) -> Vec<u8> {
+        let certs = self.dir.join(format!("{key}-in.pem"));
+        std::fs::write(&certs, certs_pem).unwrap();
+        let out = self.dir.join(format!("{key}.p12"));
+        let output = std::process::Command::new("openssl")
+            .args(["pkcs12", "-export", "-name", "client-cert"])
+            .arg("-passout")
+            .arg(format!("pass:{password}"))
+            .args(args)
+            .arg("-in")
+            .arg(&certs)
+            .arg("-inkey")
+            .arg(format!(
+                "{}/tests/fixtures/{key}.pem",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .arg("-out")
+            .arg(&out)
+            .output()
+            .expect("openssl must be installed (run `bash scripts/test.sh`, which installs it)");
+        assert!(
+            output.status.success(),
+            "openssl pkcs12 {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        std::fs::read(&out).unwrap()
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.join(name)
+    }
+}
+
+impl Drop for P12Maker {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Whether this openssl has the legacy provider (RC2, which `-legacy` needs).
+fn openssl_has_legacy_provider() -> bool {
+    std::process::Command::new("openssl")
+        .args(["list", "-providers", "-provider", "legacy"])
+        .output()
+        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("legacy"))
+}
+
+/// Every encryption and MAC `openssl pkcs12 -export` offers that the reader reads: each
+/// loads with its password, and a wrong password is WrongPassphrase.
+#[test]
+fn pkcs12_archives_of_each_encryption_load_and_refuse_a_wrong_password() {
+    let ca = TestCa::new("identity test CA").unwrap();
+    let maker = P12Maker::new("p12-kinds");
+    let mut kinds: Vec<(&str, Vec<&str>)> = vec![
+        ("OpenSSL 3 default (PBES2 AES-256, SHA-256 MAC)", vec![]),
+        (
+            "3DES keys and certificates, SHA-1 MAC",
+            vec![
+                "-keypbe",
+                "PBE-SHA1-3DES",
+                "-certpbe",
+                "PBE-SHA1-3DES",
+                "-macalg",
+                "sha1",
+            ],
+        ),
+        (
+            "PBES2 AES-128 key, AES-192 certificates, SHA-512 MAC",
+            vec![
+                "-keypbe",
+                "AES-128-CBC",
+                "-certpbe",
+                "AES-192-CBC",
+                "-macalg",
+                "sha512",
+            ],
+        ),
+        (
+            "SHA-384 MAC, one MAC iteration",
+            vec!["-macalg", "sha384", "-nomaciter"],
+        ),
+        ("plain certificates", vec!["-certpbe", "NONE"]),
+        ("no MAC", vec!["-nomac"]),
+    ];
+    if openssl_has_legacy_provider() {
+        kinds.push((
+            "-legacy (RC2-40 certificates, 3DES key, SHA-1 MAC)",
+            vec!["-legacy"],
+        ));
+    } else {
+        eprintln!(
+            "skipping the -legacy PKCS#12 case: this openssl has no legacy provider \
+             (`openssl list -providers -provider legacy`)"
+        );
+    }
+    for key in ["rsa2048-pkcs1", "p256-sec1"] {
+        let issued = client_cert_for_fixture(&ca, key);
+        for (kind, args) in &kinds {
+            let archive = maker.make(key, &issued.cert_pem, args, "pässwörd-7");
+            let identity = Identity::from_pkcs12(&archive, "pässwörd-7")
+                .unwrap_or_else(|e| panic!("{key}, {kind}: {e}"));
+            assert_eq!(
+                identity.chain(),
+                std::slice::from_ref(&issued.cert_der),
+                "{key}, {kind}"
+            );
+            assert_eq!(identity.key_form(), KeyForm::Pkcs12);
+            assert!(identity.info().key_match_checked, "{key}, {kind}");
+            for wrong in ["pässwörd-8", "", "passwort"] {
+                assert_eq!(
+                    Identity::from_pkcs12(&archive, wrong).unwrap_err(),
+                    IdentityError::WrongPassphrase,
+                    "{key}, {kind}, {wrong:?}"
+                );
+            }
+        }
+    }
+    // An empty password, as `-passout pass:` writes it.
+    let issued = client_cert_for_fixture(&ca, "p256-sec1");
+    let archive = maker.make("p256-sec1", &issued.cert_pem, &[], "");
+    let identity = Identity::from_pkcs12(&archive, "").unwrap();
+    assert_eq!(identity.chain()[0], issued.cert_der);
+    assert_eq!(
+        Identity::from_pkcs12(&archive, "x").unwrap_err(),
+        IdentityError::WrongPassphrase
+    );
+}
+
+/// A chain in the archive: the leaf (the key's certificate) comes first, the others after it
+/// in archive order, whatever order they were given in.
+#[test]
+fn a_pkcs12_chain_puts_the_leaf_first() {
+    let ca = TestCa::new("identity test CA").unwrap();
+    let intermediate = TestCa::new("identity test intermediate").unwrap();
+    let maker = P12Maker::new("p12-chain");
+    for key in ["rsa2048-pkcs8", "p256-pkcs8"] {
+        let issued = client_cert_for_fixture(&ca, key);
+        let root = maker.path("root.pem");
+        std::fs::write(&root, ca.cert_pem()).unwrap();
+        // The intermediate before the leaf in `-in`, the root in `-certfile`.
+        let certs = format!("{}{}", intermediate.cert_pem(), issued.cert_pem);
+        let archive = maker.make(
+            key,
+            &certs,
+            &["-certfile", root.to_str().unwrap()],
+            "chain-pw",
+        );
+        let identity = Identity::from_pkcs12(&archive, "chain-pw").unwrap();
+        let chain = identity.chain();
+        assert_eq!(chain.len(), 3, "{key}");
+        assert_eq!(chain[0], issued.cert_der, "{key}");
+        assert!(chain.contains(&intermediate.cert_der()), "{key}");
+        assert!(chain.contains(&ca.cert_der()), "{key}");
+        assert_eq!(identity.info().subject, "CN=client.sandbox.example");
+    }
+}
+
+/// Junk, every truncation of a real archive and every single-bit corruption of it: an
+/// error each time, never a panic.
+#[test]
+fn malformed_pkcs12_archives_are_errors_never_panics() {
+    let ca = TestCa::new("identity test CA").unwrap();
+    let maker = P12Maker::new("p12-malformed");
+    for junk in [
+        &b""[..],
+        b"junk",
+        b"\x30",
+        b"\x30\x80",
+        b"\x30\x03\x02\x01\x03",
+        &[0xff; 64],
+    ] {
+        assert_eq!(
+            Identity::from_pkcs12(junk, "x").unwrap_err(),
+            IdentityError::Pkcs12,
+            "{junk:?}"
+        );
+    }
+    let issued = client_cert_for_fixture(&ca, "p256-sec1");
+    let mut archives = vec![maker.make("p256-sec1", &issued.cert_pem, &[], "pw")];
+    if openssl_has_legacy_provider() {
+        archives.push(maker.make("p256-sec1", &issued.cert_pem, &["-legacy"], "pw"));
+    }
+    archives.push(maker.make("p256-sec1", &issued.cert_pem, &["-nomac"], "pw"));
+    for archive in &archives {
+        assert!(Identity::from_pkcs12(archive, "pw").is_ok());
+        for len in 0..archive.len() {
+            assert!(
+                Identity::from_pkcs12(&archive[..len], "pw").is_err(),
+                "prefix of {len} bytes"
+            );
+        }
+        // Trailing bytes after the PFX are refused too.
+        let mut longer = archive.clone();
+        longer.push(0);
+        assert!(Identity::from_pkcs12(&longer, "pw").is_err());
+    }
+    // Single-bit corruptions: with a MAC every one is an error (the MAC covers the
+    // contents, its parameters and the structure are checked); without one, a flip in a
+    // ciphertext can decrypt to garbage that still parses in rare cases, so that archive
+    // is only run for panics.
+    for (i, archive) in archives.iter().enumerate() {
+        let has_mac = i + 1 < archives.len();
+        for pos in 0..archive.len() {
+            for bit in [0x01u8, 0x80] {
+                let mut bad = archive.clone();
+                bad[pos] ^= bit;
+                let result = Identity::from_pkcs12(&bad, "pw");
+                if has_mac {
+                    assert!(result.is_err(), "byte {pos} ^ {bit:#x}");
+                }
+            }
+        }
+    }
 }
 
 #[test]

@@ -83,6 +83,12 @@ pub enum IdentityError {
     },
     /// A PKCS#12 archive could not be read or holds no key with a certificate.
     Pkcs12,
+    /// A PKCS#12 archive holds more than one private key (a keystore with several
+    /// entries): which one is the client's cannot be told.
+    Pkcs12SeveralKeys {
+        /// How many keys it holds.
+        count: usize,
+    },
     /// A file could not be read (std only).
     Io {
         /// Which input.
@@ -157,6 +163,10 @@ impl fmt::Display for IdentityError {
             IdentityError::Pkcs12 => {
                 f.write_str("the PKCS#12 archive could not be read or holds no private key with a certificate")
             }
+            IdentityError::Pkcs12SeveralKeys { count } => write!(
+                f,
+                "the PKCS#12 archive holds {count} private keys and an identity is one; export the client's alone (`openssl pkcs12 -export -in client.crt -inkey client.key -out client.p12`)"
+            ),
             IdentityError::Io { part, kind } => {
                 let what = match kind {
                     IoKind::NotFound => "file not found",

@@ -36,7 +36,6 @@
 use std::string::String;
 use std::vec::Vec;
 
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use zeroize::Zeroizing;
 
 use super::{decode_base64_pem, CaBundle, Identity, IdentityError, IoKind, Part};
@@ -203,26 +202,5 @@ impl IdentitySources {
             }));
         }
         Ok(None)
-    }
-}
-
-impl Identity {
-    /// Loads an identity from a PKCS#12 archive (.p12/.pfx, as made by
-    /// `openssl pkcs12 -export`) and its password. std only: the reader (`p12-keystore`)
-    /// needs std.
-    pub fn from_pkcs12(archive: &[u8], password: &str) -> Result<Identity, IdentityError> {
-        let store =
-            p12_keystore::KeyStore::from_pkcs12(archive, password).map_err(|e| match e {
-                p12_keystore::error::Error::MacError(_) => IdentityError::WrongPassphrase,
-                _ => IdentityError::Pkcs12,
-            })?;
-        let (_alias, chain) = store.private_key_chain().ok_or(IdentityError::Pkcs12)?;
-        let key = PrivateKeyDer::from(PrivatePkcs8KeyDer::from(chain.key().to_vec()));
-        let certs: Vec<CertificateDer<'static>> = chain
-            .chain()
-            .iter()
-            .map(|c| CertificateDer::from(c.as_der().to_vec()))
-            .collect();
-        Identity::from_der(certs, key).map(|id| id.with_key_form(super::KeyForm::Pkcs12))
     }
 }

@@ -39,6 +39,7 @@ use zeroize::{Zeroize, Zeroizing};
 mod dn;
 mod error;
 mod legacy_pem;
+mod pkcs12;
 
 pub(crate) use dn::name_to_string;
 #[cfg(feature = "std")]
@@ -114,6 +115,23 @@ impl Identity {
             Some(p) => Identity::from_encrypted_pem(&cert_pem, &key_pem, p),
             None => Identity::from_pem(&cert_pem, &key_pem),
         }
+    }
+
+    /// Loads an identity from a PKCS#12 archive (.p12/.pfx) and its password: what
+    /// `openssl pkcs12 -export` writes (OpenSSL 3's default, PBES2 with AES-256-CBC and an
+    /// HMAC-SHA-256 MAC; `-legacy`, 3DES and 40-bit RC2; `-nomac`; SHA-1/384/512 MACs), and
+    /// the same algorithms from other tools such as Java's keytool. Needs only `alloc`, not
+    /// std: a device can load one too.
+    ///
+    /// The archive must hold exactly one private key (several:
+    /// [`IdentityError::Pkcs12SeveralKeys`]); the leaf is the certificate tied to it (by
+    /// `localKeyId`, else by public key), the other certificates follow in archive order.
+    /// A MAC that does not verify is [`IdentityError::WrongPassphrase`]; a malformed
+    /// archive or an algorithm not read here (PBMAC1, RC4, BER encoding) is
+    /// [`IdentityError::Pkcs12`].
+    pub fn from_pkcs12(archive: &[u8], password: &str) -> Result<Identity, IdentityError> {
+        let contents = pkcs12::read(archive, password)?;
+        Identity::from_der(contents.chain, contents.key).map(|id| id.with_key_form(KeyForm::Pkcs12))
     }
 
     /// Builds an identity from already-parsed DER: the chain (leaf first) and the key.

@@ -15,10 +15,11 @@ use std::path::Path;
 
 type Check = fn(&[u8]);
 
-const TARGETS: [(&str, Check); 7] = [
+const TARGETS: [(&str, Check); 8] = [
     ("http_response", fuzz_checks::http_response),
     ("http_request_encode", fuzz_checks::http_request_encode),
     ("identity_pem", fuzz_checks::identity_pem),
+    ("identity_pkcs12", fuzz_checks::identity_pkcs12),
     ("token_response", fuzz_checks::token_response),
     ("tls_client", fuzz_checks::tls_client),
     ("client", fuzz_checks::client),
@@ -90,23 +91,28 @@ fn identity_pem_regressions() {
 }
 
 #[test]
-fn token_response_regressions() {
+fn identity_pkcs12_regressions() {
     replay(TARGETS[3].0, TARGETS[3].1);
 }
 
 #[test]
-fn tls_client_regressions() {
+fn token_response_regressions() {
     replay(TARGETS[4].0, TARGETS[4].1);
 }
 
 #[test]
-fn client_regressions() {
+fn tls_client_regressions() {
     replay(TARGETS[5].0, TARGETS[5].1);
 }
 
 #[test]
-fn client_live_regressions() {
+fn client_regressions() {
     replay(TARGETS[6].0, TARGETS[6].1);
+}
+
+#[test]
+fn client_live_regressions() {
+    replay(TARGETS[7].0, TARGETS[7].1);
 }
 
 /// Every directory under `fuzz/regressions/` names a known target (a typo would make its
@@ -143,4 +149,5 @@ fn harness_accepts_good_input() {
     fuzz_checks::tls_client(b"\x00\x05\x05\x05\x16\x03\x03\x00\x02\x02\x00");
     fuzz_checks::client(b"\x00\x04");
     fuzz_checks::client_live(b"\x00\x00\x02\x00\x00");
+    fuzz_checks::identity_pkcs12(b"\x04junk\x30\x03\x02\x01\x03");
 }

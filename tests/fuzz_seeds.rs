@@ -22,6 +22,9 @@
 //!   whose server runs in the harness (deterministic at both ends, so checked byte for
 //!   byte, and by replay).
 //!
+//! - `identity_pkcs12`: openssl-made archives of the fixture identity
+//!   (`fuzz/seeds/make-pkcs12.sh`, random salts, so not generated here): checked to load.
+//!
 //! `UPDATE_FUZZ_SEEDS=1 cargo test --test fuzz_seeds` rewrites every `t-*` and `rec-*` seed
 //! (after a table, the harness's input format or the fixtures change); without it the test
 //! fails when a generated seed is stale or missing.
@@ -1118,10 +1121,11 @@ fn tls_client_seeds_replay_past_the_handshake() {
 #[test]
 fn every_seed_passes_its_checks() {
     type Check = fn(&[u8]);
-    let targets: [(&str, Check); 7] = [
+    let targets: [(&str, Check); 8] = [
         ("http_response", fuzz_checks::http_response),
         ("http_request_encode", fuzz_checks::http_request_encode),
         ("identity_pem", fuzz_checks::identity_pem),
+        ("identity_pkcs12", fuzz_checks::identity_pkcs12),
         ("token_response", fuzz_checks::token_response),
         ("tls_client", fuzz_checks::tls_client),
         ("client", fuzz_checks::client),
@@ -1138,6 +1142,57 @@ fn every_seed_passes_its_checks() {
             check(&data);
         }
     }
+}
+
+/// The `identity_pkcs12` seeds (`fuzz/seeds/make-pkcs12.sh`) are real archives of the
+/// fixture identity: each loads with the password in its own prefix, so the fuzzer starts
+/// past the MAC and the decryption, with the fixture certificate as the leaf (and the CA
+/// after it in `chain`).
+#[test]
+fn identity_pkcs12_seeds_load_the_fixture_identity() {
+    use mtls_core::identity::{Identity, KeyForm};
+    let leaf = CertificateDer::from_pem_slice(fuzz_checks::CLIENT_CERT_PEM).unwrap();
+    let ca = CertificateDer::from_pem_slice(fuzz_checks::CA_PEM).unwrap();
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(seeds_dir("identity_pkcs12")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let data = std::fs::read(&path).unwrap();
+        let (password, archive) = fuzz_checks::pkcs12_parts(&data);
+        let expected = if name == "empty-password" {
+            ""
+        } else {
+            fuzz_checks::PKCS12_SEED_PASSWORD
+        };
+        assert_eq!(password, expected, "{name}: password prefix");
+        assert!(data.len() < 4096, "{name}: {} bytes", data.len());
+        let id =
+            Identity::from_pkcs12(archive, &password).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(id.key_form(), KeyForm::Pkcs12, "{name}");
+        let want: &[CertificateDer<'_>] = if name == "chain" {
+            &[leaf.clone(), ca.clone()]
+        } else {
+            std::slice::from_ref(&leaf)
+        };
+        assert_eq!(id.chain(), want, "{name}");
+        names.push(name);
+    }
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "3des-sha1",
+            "certpbe-none",
+            "chain",
+            "default",
+            "empty-password",
+            "keybag",
+            "legacy",
+            "nomac",
+            "sha384-iter2",
+            "sha512-mac",
+        ]
+    );
 }
 
 // ---------------------------------------------------------------------------------------

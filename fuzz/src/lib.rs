@@ -590,6 +590,53 @@ pub fn identity_pem(data: &[u8]) {
 }
 
 // ---------------------------------------------------------------------------------------
+// 3b. identity_pkcs12
+// ---------------------------------------------------------------------------------------
+
+/// The password of the `identity_pkcs12` seeds (`seeds/make-pkcs12.sh`), tried on every
+/// input so a mutated archive still gets past its MAC and decryption.
+pub const PKCS12_SEED_PASSWORD: &str = "fuzz-p12";
+/// Longest fuzzed password (the first input byte is its length, clamped to this).
+pub const PKCS12_MAX_PASSWORD: usize = 64;
+
+/// The input: one byte `n`, then `min(n, 64)` bytes of password (lossy UTF-8), then the
+/// archive (the seeds: `seeds/make-pkcs12.sh`).
+pub fn pkcs12_parts(data: &[u8]) -> (String, &[u8]) {
+    let mut input = Bytes::new(data);
+    let n = usize::from(input.u8()).min(PKCS12_MAX_PASSWORD);
+    let password = String::from_utf8_lossy(input.take(n)).into_owned();
+    (password, input.rest())
+}
+
+/// `Identity::from_pkcs12` with the fuzzed password, the seeds' password and an empty one
+/// (its MAC is tried two ways). A loaded identity is tagged `KeyForm::Pkcs12`, has a chain,
+/// and answers `check` and `Debug`. Iteration counts come from the archive: under
+/// `cfg(fuzzing)` the reader's bounds are lowered (`src/identity/pkcs12.rs`), so a costly
+/// count is refused rather than run.
+pub fn identity_pkcs12(data: &[u8]) {
+    let (password, archive) = pkcs12_parts(data);
+    let mut tried = vec![password.as_str()];
+    for p in [PKCS12_SEED_PASSWORD, ""] {
+        if !tried.contains(&p) {
+            tried.push(p);
+        }
+    }
+    for p in tried {
+        if let Ok(id) = Identity::from_pkcs12(archive, p) {
+            assert_eq!(id.key_form(), mtls_core::identity::KeyForm::Pkcs12);
+            assert!(!id.chain().is_empty(), "a PKCS#12 identity without a chain");
+            // A loaded identity must answer its queries without panicking.
+            let _ = format!("{id:?}");
+            let _ = id.check(fixed_now());
+            let _ = id.check(UnixTime::since_unix_epoch(Duration::ZERO));
+            let _ = id.check(UnixTime::since_unix_epoch(Duration::from_secs(
+                u64::MAX / 2,
+            )));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // 4. token_response
 // ---------------------------------------------------------------------------------------
 

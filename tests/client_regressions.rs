@@ -403,6 +403,10 @@ fn a_head_larger_than_the_decoder_buffer_is_a_typed_error_not_a_stall() {
             mtls_core::http::LocalError::BufferFull
         )))]
     );
-    // The GET goes to a new connection (and would fail the same way there).
-    assert!(client.wants_connection());
+    // The GET ends with that error: on a new connection it would fail the same way.
+    assert_eq!(
+        outcomes(&events),
+        vec!["0:failed:OutcomeUnknown:Http(Local(BufferFull))".to_string()]
+    );
+    assert!(!client.wants_connection());
 }

@@ -157,8 +157,9 @@ impl TlsConnection {
     }
 
     /// Feeds ciphertext received from the server. Returns how many bytes were taken: fewer
-    /// than `data.len()` only when the incoming buffer is full because decrypted plaintext is
-    /// waiting to be consumed; offer the rest again after [`TlsConnection::consume_plaintext`].
+    /// than `data.len()` only when decrypted plaintext is waiting to be consumed; offer the
+    /// rest again after [`TlsConnection::consume_plaintext`]. One record's plaintext is held
+    /// at a time: the records after it wait as ciphertext until it is consumed.
     /// Calling it with an empty slice just resumes processing.
     pub fn handle_input(&mut self, data: &[u8]) -> Result<usize, TlsError> {
         self.handle_input_into(data, None)
@@ -188,10 +189,16 @@ impl TlsConnection {
                 self.limits.max_incoming,
             );
             taken += n;
+            if !self.plaintext_in.is_empty() {
+                // Plaintext is waiting: the next record is decrypted once it is consumed,
+                // so that a small device never holds two records' plaintext at once.
+                self.paused = true;
+                break;
+            }
             let before = (self.incoming.len(), self.plaintext_in.len());
             self.process_into(reborrow(&mut sink))?;
             let stalled = before == (self.incoming.len(), self.plaintext_in.len());
-            if taken == data.len() || stalled {
+            if taken == data.len() || stalled || !self.plaintext_in.is_empty() {
                 break;
             }
         }
@@ -245,13 +252,13 @@ impl TlsConnection {
     }
 
     /// Marks `n` bytes of [`TlsConnection::plaintext`] as consumed. When decryption had
-    /// paused because the plaintext buffer was full, it resumes here, so more plaintext (or
-    /// an error found in the records waiting) may follow at once.
+    /// paused for the plaintext waiting, it resumes here once all of it is consumed, so more
+    /// plaintext (or an error found in the records waiting) may follow at once.
     pub fn consume_plaintext(&mut self, n: usize) -> Result<(), TlsError> {
         let n = n.min(self.plaintext_in.len());
         self.plaintext_in.drain(..n);
         release_spare(&mut self.plaintext_in);
-        if self.paused && self.error.is_none() {
+        if self.paused && self.error.is_none() && self.plaintext_in.is_empty() {
             self.process()?;
         }
         Ok(())
@@ -489,6 +496,11 @@ impl TlsConnection {
                         }
                         None => break,
                     }
+                }
+                if !plaintext_in.is_empty() && !matches!(step, Step::Failed(_)) {
+                    // One record's plaintext at a time (see `handle_input`).
+                    *paused = true;
+                    step = Step::NeedInput;
                 }
                 step
             }

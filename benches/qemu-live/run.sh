@@ -6,8 +6,9 @@
 # connection), checks nginx's access log, and prints as its last line
 # `flash_bytes=N heap_peak_bytes=N stack_peak_bytes=N` (small limits preset, full heap).
 #
-# Usage: bash run.sh [--features F] [--limits small|default] [--heap N] [--min-heap]
-#   --features F   cargo features of the firmware (see Cargo.toml; default: none)
+# Usage: bash run.sh [--features F] [--no-default-features] [--limits small|default] [--heap N] [--min-heap]
+#   --features F   cargo features of the firmware (see Cargo.toml), beside its defaults
+#   --no-default-features  without the firmware's defaults (compact SHA-2)
 #   --limits L     the client's limits preset (default: small)
 #   --heap N       bytes of heap the firmware may use (default: all 256 KiB of its array)
 #   --min-heap     also find the smallest heap (1 KiB steps) with which the flow completes
@@ -20,6 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 features=""
+no_default=""
 limits=small
 heap=""
 min_heap=0
@@ -28,6 +30,7 @@ opt=s
 while [ $# -gt 0 ]; do
   case "$1" in
     --features) features="$2"; shift 2 ;;
+    --no-default-features) no_default=--no-default-features; shift ;;
     --limits) limits="$2"; shift 2 ;;
     --heap) heap="$2"; shift 2 ;;
     --min-heap) min_heap=1; shift ;;
@@ -41,10 +44,10 @@ NGINX=${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}
 command -v qemu-system-arm >/dev/null || { echo "run.sh: qemu-system-arm missing (apt-get install qemu-system-arm)" >&2; exit 1; }
 [ -x "$NGINX" ] || { echo "run.sh: nginx missing (apt-get install nginx-light)" >&2; exit 1; }
 
-echo "=== build (features: ${features:-none}, opt-level $opt)"
-target_dir=target/run-${features:-none}
+echo "=== build (features: ${no_default:+no defaults, }${features:-defaults}, opt-level $opt)"
+target_dir=target/run-${no_default:+bare-}${features:-default}
 [ "$opt" = s ] || target_dir=$target_dir-opt-$opt
-CARGO_PROFILE_RELEASE_OPT_LEVEL=$opt timeout 1200 cargo build --release --locked --quiet --target-dir "$target_dir" ${features:+--features "$features"}
+CARGO_PROFILE_RELEASE_OPT_LEVEL=$opt timeout 1200 cargo build --release --locked --quiet --target-dir "$target_dir" $no_default ${features:+--features "$features"}
 elf=$target_dir/thumbv7em-none-eabihf/release/qemu-live
 
 work=$(mktemp -d)

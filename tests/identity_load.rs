@@ -740,3 +740,110 @@ fn issued_spec_sanity() {
     assert_eq!(identity.info().subject, "CN=abc.sandbox.mangopay.com");
     assert_eq!(identity.info().issuer, "CN=identity test CA");
 }
+
+/// `openssl req -x509` with the key fixture `p256-pkcs8` and `args`: the certificate's PEM.
+fn openssl_self_signed(name: &str, args: &[&str]) -> Vec<u8> {
+    let maker = P12Maker::new(name);
+    let out = maker.path("cert.pem");
+    let output = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-days", "30", "-key"])
+        .arg(format!(
+            "{}/tests/fixtures/p256-pkcs8.pem",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .args(args)
+        .arg("-out")
+        .arg(&out)
+        .output()
+        .expect("openssl must be installed (run `bash scripts/test.sh`, which installs it)");
+    assert!(
+        output.status.success(),
+        "openssl req {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::read(&out).unwrap()
+}
+
+/// What `Identity::info` reads from a certificate openssl wrote: names with escapes, every
+/// kind of subject alternative name, the extended key usages, the validity window.
+#[test]
+fn certificate_fields_read_as_openssl_writes_them() {
+    let key = std::fs::read(format!(
+        "{}/tests/fixtures/p256-pkcs8.pem",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let cert = openssl_self_signed(
+        "cert-fields",
+        &[
+            "-subj",
+            "/C=FR/O=Example, Inc./OU=Payments+CN=device 1",
+            "-addext",
+            "subjectAltName=DNS:device.example.test,IP:127.0.0.1,IP:::1,email:ops@example.test,URI:https://example.test/id,otherName:1.2.3.4;UTF8:x",
+            "-addext",
+            "extendedKeyUsage=critical,clientAuth,serverAuth,1.2.3.4.5",
+        ],
+    );
+    let identity = Identity::from_pem(&cert, &key).unwrap();
+    let info = identity.info();
+    // A multi-valued RDN is a DER SET: its attributes in encoding order (CN before OU).
+    assert_eq!(
+        info.subject,
+        "CN=device 1+OU=Payments,O=Example\\, Inc.,C=FR"
+    );
+    assert_eq!(info.issuer, info.subject);
+    assert_eq!(
+        info.subject_alt_names,
+        [
+            "DNS:device.example.test",
+            "IP:127.0.0.1",
+            "IP:0:0:0:0:0:0:0:1",
+            "email:ops@example.test",
+            "URI:https://example.test/id",
+            "other",
+        ]
+    );
+    assert_eq!(
+        info.extended_key_usages,
+        ["clientAuth", "serverAuth", "1.2.3.4.5"]
+    );
+    assert_eq!(info.client_auth, ClientAuthUsage::Allowed);
+    assert_eq!(info.key_algorithm, KeyAlgorithm::EcdsaP256);
+    assert!(info.key_match_checked);
+    assert_eq!(info.not_after - info.not_before, 30 * 86_400);
+
+    // No extensions requested beyond openssl's defaults (key identifiers, basic
+    // constraints): no names, no usages, any usage allowed.
+    let plain = openssl_self_signed("cert-plain", &["-subj", "/CN=plain"]);
+    let info = Identity::from_pem(&plain, &key).unwrap().info().clone();
+    assert_eq!(info.subject, "CN=plain");
+    assert!(info.subject_alt_names.is_empty());
+    assert!(info.extended_key_usages.is_empty());
+    assert_eq!(info.client_auth, ClientAuthUsage::Unrestricted);
+
+    // Cut anywhere, the certificate no longer parses: refused, with its index.
+    let der = rustls_pki_types_der(&cert);
+    for cut in [1, der.len() / 2, der.len() - 1] {
+        let err = Identity::from_der(
+            vec![der[..cut].to_vec().into()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(
+                rustls::pki_types::pem::PemObject::from_pem_slice(&key).unwrap(),
+            ),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, IdentityError::CertificateUnparseable { index: 0 }),
+            "{err:?}"
+        );
+    }
+}
+
+/// The DER of the first certificate in `pem`.
+fn rustls_pki_types_der(pem: &[u8]) -> Vec<u8> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_slice_iter(pem)
+        .next()
+        .unwrap()
+        .unwrap()
+        .to_vec()
+}

@@ -9,14 +9,15 @@
 //! the table is the one the database gives.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt::Write as _;
 
 use der::asn1::{
-    Ia5StringRef, ObjectIdentifier, PrintableStringRef, TeletexStringRef, Utf8StringRef,
+    AnyRef, Ia5StringRef, ObjectIdentifier, PrintableStringRef, TeletexStringRef, Utf8StringRef,
 };
-use der::{Encode as _, Tag, Tagged as _};
-use x509_cert::attr::AttributeTypeAndValue;
-use x509_cert::name::Name;
+use der::{Decode as _, Tag, Tagged as _};
+
+use super::x509::Elements;
 
 /// The attributes certificate names use, with their shortest name in const-oid's database
 /// (upper-cased as x509-cert writes them).
@@ -44,40 +45,56 @@ const ATTRIBUTES: &[(ObjectIdentifier, &str)] = &[
     ),
 ];
 
-/// `name` as RFC 4514 text, as `x509_cert`'s `Display` writes it.
-pub(crate) fn name_to_string(name: &Name) -> String {
+/// `name` (the DER of a `Name`: a SEQUENCE of RDNs, each a SET of type-and-value
+/// SEQUENCEs) as RFC 4514 text, as `x509_cert`'s `Display` writes it. Walked in place:
+/// decoding an owned `x509_cert::name::Name` costs a firmware some 10 KB more.
+pub(crate) fn name_to_string(name: &[u8]) -> der::Result<String> {
+    let mut rdns = Elements::of(name, Tag::Sequence)?;
+    let mut sets = Vec::new();
+    while !rdns.is_empty() {
+        sets.push(rdns.next_of(Tag::Set)?);
+    }
     let mut out = String::new();
-    for (i, rdn) in name.0.iter().rev().enumerate() {
+    for (i, set) in sets.iter().rev().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        for (j, atv) in rdn.0.iter().enumerate() {
+        let mut attributes = Elements::of(set, Tag::Set)?;
+        let mut j = 0;
+        while !attributes.is_empty() {
             if j > 0 {
                 out.push('+');
             }
-            write_attribute(&mut out, atv);
+            let mut atv = Elements::of(attributes.next_of(Tag::Sequence)?, Tag::Sequence)?;
+            let oid = ObjectIdentifier::from_der(atv.next_of(Tag::ObjectIdentifier)?)?;
+            let value = atv.next()?;
+            atv.finish()?;
+            write_attribute(&mut out, oid, AnyRef::from_der(value)?, value);
+            j += 1;
+        }
+        if j == 0 {
+            // RFC 5280: an RDN holds at least one attribute.
+            return Err(der::ErrorKind::Length { tag: Tag::Set }.into());
         }
     }
-    out
+    Ok(out)
 }
 
-fn write_attribute(out: &mut String, atv: &AttributeTypeAndValue) {
-    let value = match atv.value.tag() {
-        Tag::PrintableString => PrintableStringRef::try_from(&atv.value)
-            .ok()
-            .map(|s| s.as_str()),
-        Tag::Utf8String => Utf8StringRef::try_from(&atv.value).ok().map(|s| s.as_str()),
-        Tag::Ia5String => Ia5StringRef::try_from(&atv.value).ok().map(|s| s.as_str()),
-        Tag::TeletexString => TeletexStringRef::try_from(&atv.value)
-            .ok()
-            .map(|s| s.as_str()),
+/// One attribute; `der` is the value's whole TLV (written in hex when the attribute is not
+/// in the table or its value is not a string).
+fn write_attribute(out: &mut String, oid: ObjectIdentifier, value: AnyRef<'_>, der: &[u8]) {
+    let text = match value.tag() {
+        Tag::PrintableString => PrintableStringRef::try_from(value).ok().map(|s| s.as_str()),
+        Tag::Utf8String => Utf8StringRef::try_from(value).ok().map(|s| s.as_str()),
+        Tag::Ia5String => Ia5StringRef::try_from(value).ok().map(|s| s.as_str()),
+        Tag::TeletexString => TeletexStringRef::try_from(value).ok().map(|s| s.as_str()),
         _ => None,
     };
     let key = ATTRIBUTES
         .iter()
-        .find(|(oid, _)| *oid == atv.oid)
+        .find(|(known, _)| *known == oid)
         .map(|(_, key)| *key);
-    if let (Some(key), Some(value)) = (key, value) {
+    if let (Some(key), Some(value)) = (key, text) {
         out.push_str(key);
         out.push('=');
         let mut chars = value.char_indices().peekable();
@@ -96,11 +113,9 @@ fn write_attribute(out: &mut String, atv: &AttributeTypeAndValue) {
             }
         }
     } else {
-        let _ = write!(out, "{}=#", atv.oid);
-        if let Ok(der) = atv.value.to_der() {
-            for b in der {
-                let _ = write!(out, "{b:02x}");
-            }
+        let _ = write!(out, "{oid}=#");
+        for b in der {
+            let _ = write!(out, "{b:02x}");
         }
     }
 }
@@ -109,7 +124,15 @@ fn write_attribute(out: &mut String, atv: &AttributeTypeAndValue) {
 mod tests {
     use super::*;
     use alloc::string::ToString;
-    use der::Decode as _;
+    use der::Encode as _;
+    use x509_cert::name::Name;
+
+    /// The DER of `name`, re-read from its encoding as a certificate carries it.
+    fn der_of(text: &str) -> (Name, Vec<u8>) {
+        use core::str::FromStr as _;
+        let der = Name::from_str(text).unwrap().to_der().unwrap();
+        (Name::from_der(&der).unwrap(), der)
+    }
 
     #[test]
     fn table_names_are_the_database_shortest_names() {
@@ -125,7 +148,6 @@ mod tests {
 
     #[test]
     fn formats_as_x509_cert_does() {
-        use core::str::FromStr as _;
         for text in [
             "CN=api.example.com,O=Example\\, Inc.,C=FR",
             "CN=a+OU=b,DC=example,DC=com",
@@ -133,13 +155,24 @@ mod tests {
             "SERIALNUMBER=123,GIVENNAME=Ann,SN=Lee,TITLE=Dr,STREET=1 Road,POSTALCODE=75001,ST=IDF",
             "UID=u1,BUSINESSCATEGORY=Private",
         ] {
-            let name = Name::from_str(text).unwrap();
-            let name = Name::from_der(&der::Encode::to_der(&name).unwrap()).unwrap();
-            assert_eq!(name_to_string(&name), name.to_string(), "{text}");
+            let (name, der) = der_of(text);
+            assert_eq!(name_to_string(&der).unwrap(), name.to_string(), "{text}");
         }
         // An attribute outside the table: dotted OID and DER hex, as x509-cert writes one
         // that is missing from the database.
-        let name = Name::from_str("1.2.3.4=#0c0161").unwrap();
-        assert_eq!(name_to_string(&name), "1.2.3.4=#0c0161");
+        let (_, der) = der_of("1.2.3.4=#0c0161");
+        assert_eq!(name_to_string(&der).unwrap(), "1.2.3.4=#0c0161");
+    }
+
+    #[test]
+    fn malformed_names_are_errors() {
+        let (_, der) = der_of("CN=a,O=b");
+        for cut in 0..der.len() {
+            assert!(name_to_string(&der[..cut]).is_err(), "cut at {cut}");
+        }
+        // An empty RDN, and a SEQUENCE where the RDN's SET belongs.
+        assert!(name_to_string(&[0x30, 0x02, 0x31, 0x00]).is_err());
+        assert!(name_to_string(&[0x30, 0x02, 0x30, 0x00]).is_err());
+        assert_eq!(name_to_string(&[0x30, 0x00]).unwrap(), "");
     }
 }

@@ -28,7 +28,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use der::asn1::ObjectIdentifier;
-use der::{Decode, Encode};
+use der::Decode;
 use rustls_pki_types::pem::{PemObject, SectionKind};
 use rustls_pki_types::{
     CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
@@ -40,8 +40,8 @@ mod dn;
 mod error;
 mod legacy_pem;
 mod pkcs12;
+mod x509;
 
-pub(crate) use dn::name_to_string;
 #[cfg(feature = "std")]
 pub mod load;
 
@@ -144,7 +144,7 @@ impl Identity {
         let leaf = chain.first().ok_or(IdentityError::NoCertificate)?;
         let info = CertificateInfo::parse(leaf)?;
         for (index, cert) in chain.iter().enumerate().skip(1) {
-            x509_cert::Certificate::from_der(cert)
+            x509::CertificateView::parse(cert)
                 .map_err(|_| IdentityError::CertificateUnparseable { index })?;
         }
         let (key_match, p256_signer) = public_key_matches(&key.0, &info.spki_der)?;
@@ -349,7 +349,7 @@ impl fmt::Display for KeyForm {
     }
 }
 
-/// What the leaf certificate says about itself, read with `x509-cert`.
+/// What the leaf certificate says about itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertificateInfo {
     /// Subject distinguished name (RFC 4514 form).
@@ -380,31 +380,20 @@ impl CertificateInfo {
     /// Reads any certificate (a client leaf, or a server's certificate for a handshake
     /// report).
     pub(crate) fn parse(leaf: &CertificateDer<'_>) -> Result<CertificateInfo, IdentityError> {
-        let cert = x509_cert::Certificate::from_der(leaf)
-            .map_err(|_| IdentityError::CertificateUnparseable { index: 0 })?;
-        let tbs = &cert.tbs_certificate;
-        let spki = &tbs.subject_public_key_info;
-        let spki_der = spki
-            .to_der()
-            .map_err(|_| IdentityError::CertificateUnparseable { index: 0 })?;
-        let key_algorithm = KeyAlgorithm::of_spki(spki);
+        let unparseable = |_| IdentityError::CertificateUnparseable { index: 0 };
+        let cert = x509::CertificateView::parse(leaf).map_err(unparseable)?;
+        let spki = spki::SubjectPublicKeyInfoRef::from_der(cert.spki).map_err(unparseable)?;
         let mut client_auth = ClientAuthUsage::Unrestricted;
         let mut subject_alt_names = Vec::new();
         let mut extended_key_usages = Vec::new();
-        for ext in tbs.extensions.iter().flatten() {
-            if ext.extn_id == OID_EXT_SUBJECT_ALT_NAME {
-                let names =
-                    x509_cert::ext::pkix::SubjectAltName::from_der(ext.extn_value.as_bytes())
-                        .map_err(|_| IdentityError::CertificateUnparseable { index: 0 })?;
-                subject_alt_names = names.0.iter().map(general_name).collect();
+        for ext in cert.extensions().map_err(unparseable)? {
+            if ext.id == OID_EXT_SUBJECT_ALT_NAME {
+                subject_alt_names = x509::subject_alt_names(ext.value).map_err(unparseable)?;
             }
-            if ext.extn_id == OID_EXT_KEY_USAGE {
-                let eku =
-                    x509_cert::ext::pkix::ExtendedKeyUsage::from_der(ext.extn_value.as_bytes())
-                        .map_err(|_| IdentityError::CertificateUnparseable { index: 0 })?;
-                extended_key_usages = eku.0.iter().map(key_purpose).collect();
+            if ext.id == OID_EXT_KEY_USAGE {
+                let eku = x509::extended_key_usages(ext.value).map_err(unparseable)?;
+                extended_key_usages = eku.iter().map(key_purpose).collect();
                 client_auth = if eku
-                    .0
                     .iter()
                     .any(|oid| *oid == OID_KP_CLIENT_AUTH || *oid == OID_ANY_EKU)
                 {
@@ -415,45 +404,17 @@ impl CertificateInfo {
             }
         }
         Ok(CertificateInfo {
-            subject: dn::name_to_string(&tbs.subject),
-            issuer: dn::name_to_string(&tbs.issuer),
-            not_before: tbs.validity.not_before.to_unix_duration().as_secs(),
-            not_after: tbs.validity.not_after.to_unix_duration().as_secs(),
-            key_algorithm,
+            subject: dn::name_to_string(cert.subject).map_err(unparseable)?,
+            issuer: dn::name_to_string(cert.issuer).map_err(unparseable)?,
+            not_before: cert.validity.not_before.to_unix_duration().as_secs(),
+            not_after: cert.validity.not_after.to_unix_duration().as_secs(),
+            key_algorithm: KeyAlgorithm::of_spki(&spki),
             client_auth,
             subject_alt_names,
             extended_key_usages,
             key_match_checked: false,
-            spki_der,
+            spki_der: cert.spki.to_vec(),
         })
-    }
-}
-
-/// A subject alternative name as OpenSSL prints it.
-fn general_name(name: &x509_cert::ext::pkix::name::GeneralName) -> String {
-    use x509_cert::ext::pkix::name::GeneralName;
-    match name {
-        GeneralName::DnsName(dns) => alloc::format!("DNS:{}", dns.as_str()),
-        GeneralName::Rfc822Name(email) => alloc::format!("email:{}", email.as_str()),
-        GeneralName::UniformResourceIdentifier(uri) => alloc::format!("URI:{}", uri.as_str()),
-        GeneralName::IpAddress(ip) => match ip.as_bytes() {
-            [a, b, c, d] => alloc::format!("IP:{a}.{b}.{c}.{d}"),
-            bytes if bytes.len() == 16 => {
-                let mut out = String::from("IP:");
-                for (i, pair) in bytes.chunks(2).enumerate() {
-                    if i > 0 {
-                        out.push(':');
-                    }
-                    out.push_str(&alloc::format!(
-                        "{:x}",
-                        u16::from_be_bytes([pair[0], pair[1]])
-                    ));
-                }
-                out
-            }
-            _ => String::from("IP:?"),
-        },
-        _ => String::from("other"),
     }
 }
 
@@ -476,10 +437,10 @@ fn key_purpose(oid: &ObjectIdentifier) -> String {
 }
 
 /// A distinguished name as a server sends it in a CertificateRequest (DER, with or without
-/// its outer SEQUENCE), parsed.
-pub(crate) fn parse_name(der: &[u8]) -> Option<x509_cert::name::Name> {
-    if let Ok(name) = x509_cert::name::Name::from_der(der) {
-        return Some(name);
+/// its outer SEQUENCE): the `Name`'s DER with its SEQUENCE, and its RFC 4514 text.
+pub(crate) fn parse_name(der: &[u8]) -> Option<(Vec<u8>, String)> {
+    if let Ok(text) = dn::name_to_string(der) {
+        return Some((der.to_vec(), text));
     }
     let mut wrapped = Vec::with_capacity(der.len() + 4);
     wrapped.push(0x30);
@@ -494,15 +455,17 @@ pub(crate) fn parse_name(der: &[u8]) -> Option<x509_cert::name::Name> {
         return None;
     }
     wrapped.extend_from_slice(der);
-    x509_cert::name::Name::from_der(&wrapped).ok()
+    let text = dn::name_to_string(&wrapped).ok()?;
+    Some((wrapped, text))
 }
 
-/// The issuer names of every certificate in a chain.
-pub(crate) fn issuers(chain: &[CertificateDer<'_>]) -> Vec<x509_cert::name::Name> {
+/// The issuer names (DER) of every certificate in a chain. DER has one encoding per value,
+/// so equal names are equal bytes.
+pub(crate) fn issuers<'a>(chain: &'a [CertificateDer<'_>]) -> Vec<&'a [u8]> {
     chain
         .iter()
-        .filter_map(|c| x509_cert::Certificate::from_der(c).ok())
-        .map(|c| c.tbs_certificate.issuer)
+        .filter_map(|c| x509::CertificateView::parse(c).ok())
+        .map(|c| c.issuer)
         .collect()
 }
 
@@ -526,7 +489,7 @@ pub enum KeyAlgorithm {
 }
 
 impl KeyAlgorithm {
-    fn of_spki(spki: &spki::SubjectPublicKeyInfoOwned) -> KeyAlgorithm {
+    fn of_spki(spki: &spki::SubjectPublicKeyInfoRef<'_>) -> KeyAlgorithm {
         let oid = spki.algorithm.oid;
         if oid == OID_RSA_ENCRYPTION {
             let bits = spki

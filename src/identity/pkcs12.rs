@@ -510,14 +510,11 @@ impl Found {
 
 /// Whether `cert`'s public key is `key`'s (false when either does not parse).
 fn spki_matches(key: &PrivateKeyDer<'_>, cert: &[u8]) -> bool {
-    let Ok(cert) = x509_cert::Certificate::from_der(cert) else {
-        return false;
-    };
-    let Ok(spki) = cert.tbs_certificate.subject_public_key_info.to_der() else {
+    let Ok(cert) = super::x509::CertificateView::parse(cert) else {
         return false;
     };
     matches!(
-        super::public_key_matches(key, &spki),
+        super::public_key_matches(key, cert.spki),
         Ok((KeyMatch::Match, _))
     )
 }

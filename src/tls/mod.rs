@@ -613,7 +613,7 @@ impl HandshakeSummary {
     ) -> HandshakeSummary {
         let guard = seen.names.lock();
         let listed = guard.as_deref().unwrap_or(&[]);
-        let names: Vec<Option<x509_cert::name::Name>> = listed
+        let names: Vec<Option<(Vec<u8>, String)>> = listed
             .iter()
             .map(|der| crate::identity::parse_name(der))
             .collect();
@@ -624,7 +624,7 @@ impl HandshakeSummary {
                     names
                         .iter()
                         .flatten()
-                        .any(|name| issuers.iter().any(|issuer| issuer == name)),
+                        .any(|(name, _)| issuers.contains(&name.as_slice())),
                 )
             }
             _ => None,
@@ -634,10 +634,10 @@ impl HandshakeSummary {
             client_cert_requested: guard.is_some(),
             resumed: seen.resumed(),
             acceptable_issuers: names
-                .iter()
+                .into_iter()
                 .zip(listed)
                 .map(|(name, der)| match name {
-                    Some(name) => crate::identity::name_to_string(name),
+                    Some((_, text)) => text,
                     None => alloc::format!("(unparseable name, {} bytes)", der.len()),
                 })
                 .collect(),

@@ -210,6 +210,95 @@ impl<'a> Elements<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString as _;
+    use alloc::vec;
+    use der::Encode as _;
+    use rustls_pki_types::pem::PemObject as _;
+    use rustls_pki_types::CertificateDer;
+
+    /// Certificates from three makers: rcgen (the sandbox: a CA, client and server leaves,
+    /// with and without an EKU) and openssl (benches/qemu-live/pki: an RSA chain, a P-256
+    /// device leaf).
+    fn certificates() -> Vec<Vec<u8>> {
+        use mtls_sandbox::{IssueSpec, TestCa, Usage};
+        let ca = TestCa::new("Differential CA").unwrap();
+        let mut out = vec![ca.cert_der().to_vec()];
+        let mut no_eku = IssueSpec::client("no-eku");
+        no_eku.usage = Usage::NoEku;
+        for spec in [
+            IssueSpec::client("device-1"),
+            IssueSpec::server(&["api.example.test", "127.0.0.1", "::1"]),
+            no_eku,
+        ] {
+            let issued = ca.issue(&spec).unwrap();
+            out.extend(pem_certificates(issued.cert_pem.as_bytes()));
+        }
+        for pem in [
+            &include_bytes!("../../benches/qemu-live/pki/server-chain.pem")[..],
+            &include_bytes!("../../benches/qemu-live/pki/server-root.pem")[..],
+            &include_bytes!("../../benches/qemu-live/pki/device-cert.pem")[..],
+            &include_bytes!("../../benches/qemu-live/pki/client-ca.pem")[..],
+        ] {
+            out.extend(pem_certificates(pem));
+        }
+        out
+    }
+
+    fn pem_certificates(pem: &[u8]) -> Vec<Vec<u8>> {
+        CertificateDer::pem_slice_iter(pem)
+            .map(|c| c.unwrap().to_vec())
+            .collect()
+    }
+
+    /// The view reads what x509-cert's full decode reads, byte for byte, and the names as
+    /// its `Display` writes them.
+    #[test]
+    fn reads_what_x509_cert_decodes() {
+        let certificates = certificates();
+        assert!(certificates.len() >= 8, "{}", certificates.len());
+        for der in &certificates {
+            let full = x509_cert::Certificate::from_der(der).unwrap();
+            let tbs = &full.tbs_certificate;
+            let view = CertificateView::parse(der).unwrap();
+            assert_eq!(view.issuer, tbs.issuer.to_der().unwrap());
+            assert_eq!(view.subject, tbs.subject.to_der().unwrap());
+            assert_eq!(view.spki, tbs.subject_public_key_info.to_der().unwrap());
+            assert_eq!(view.validity, tbs.validity);
+            let ours: Vec<_> = view
+                .extensions()
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.id, e.value.to_vec()))
+                .collect();
+            let theirs: Vec<_> = tbs
+                .extensions
+                .iter()
+                .flatten()
+                .map(|e| (e.extn_id, e.extn_value.as_bytes().to_vec()))
+                .collect();
+            assert!(!theirs.is_empty());
+            assert_eq!(ours, theirs);
+            assert_eq!(
+                super::super::dn::name_to_string(view.subject).unwrap(),
+                tbs.subject.to_string()
+            );
+            for ext in view.extensions().unwrap() {
+                if ext.id == super::super::OID_EXT_KEY_USAGE {
+                    let theirs =
+                        x509_cert::ext::pkix::ExtendedKeyUsage::from_der(ext.value).unwrap();
+                    assert_eq!(extended_key_usages(ext.value).unwrap(), theirs.0);
+                }
+                if ext.id == super::super::OID_EXT_SUBJECT_ALT_NAME {
+                    let theirs = x509_cert::ext::pkix::SubjectAltName::from_der(ext.value).unwrap();
+                    assert_eq!(subject_alt_names(ext.value).unwrap().len(), theirs.0.len());
+                }
+            }
+            // Any cut of the certificate is refused, never read as something else.
+            for cut in [0, 1, der.len() / 3, der.len() / 2, der.len() - 1] {
+                assert!(CertificateView::parse(&der[..cut]).is_err(), "cut at {cut}");
+            }
+        }
+    }
 
     #[test]
     fn refuses_what_is_not_a_certificate() {

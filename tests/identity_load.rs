@@ -514,7 +514,8 @@ impl P12Maker {
         let certs = self.dir.join(format!("{key}-in.pem"));
         std::fs::write(&certs, certs_pem).unwrap();
         let out = self.dir.join(format!("{key}.p12"));
-        let output = std::process::Command::new("openssl")
+        let mut command = std::process::Command::new("openssl");
+        command
             .args(["pkcs12", "-export", "-name", "client-cert"])
             .arg("-passout")
             .arg(format!("pass:{password}"))
@@ -522,20 +523,8 @@ impl P12Maker {
             .arg("-in")
             .arg(&certs)
             .arg("-inkey")
-            .arg(format!(
-                "{}/tests/fixtures/{key}.pem",
-                env!("CARGO_MANIFEST_DIR")
-            ))
-            .arg("-out")
-            .arg(&out)
-            .output()
-            .expect("openssl must be installed (run `bash scripts/test.sh`, which installs it)");
-        assert!(
-            output.status.success(),
-            "openssl pkcs12 {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        std::fs::read(&out).unwrap()
+            .arg(fixture_path(key));
+        openssl_output(command, &out)
     }
 
     fn path(&self, name: &str) -> std::path::PathBuf {
@@ -744,35 +733,40 @@ fn issued_spec_sanity() {
 /// `openssl req -x509` with the key fixture `p256-pkcs8` and `args`: the certificate's PEM.
 fn openssl_self_signed(name: &str, args: &[&str]) -> Vec<u8> {
     let maker = P12Maker::new(name);
-    let out = maker.path("cert.pem");
-    let output = std::process::Command::new("openssl")
+    let mut command = std::process::Command::new("openssl");
+    command
         .args(["req", "-x509", "-days", "30", "-key"])
-        .arg(format!(
-            "{}/tests/fixtures/p256-pkcs8.pem",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .args(args)
+        .arg(fixture_path("p256-pkcs8"))
+        .args(args);
+    openssl_output(command, &maker.path("cert.pem"))
+}
+
+/// The key fixture `name` (tests/fixtures/NAME.pem).
+fn fixture_path(name: &str) -> String {
+    format!("{}/tests/fixtures/{name}.pem", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `command` with `-out out` and returns what it wrote there; fails the test with
+/// openssl's message when it fails.
+fn openssl_output(mut command: std::process::Command, out: &std::path::Path) -> Vec<u8> {
+    let output = command
         .arg("-out")
-        .arg(&out)
+        .arg(out)
         .output()
         .expect("openssl must be installed (run `bash scripts/test.sh`, which installs it)");
     assert!(
         output.status.success(),
-        "openssl req {args:?}: {}",
+        "{command:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    std::fs::read(&out).unwrap()
+    std::fs::read(out).unwrap()
 }
 
 /// What `Identity::info` reads from a certificate openssl wrote: names with escapes, every
 /// kind of subject alternative name, the extended key usages, the validity window.
 #[test]
 fn certificate_fields_read_as_openssl_writes_them() {
-    let key = std::fs::read(format!(
-        "{}/tests/fixtures/p256-pkcs8.pem",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
+    let key = std::fs::read(fixture_path("p256-pkcs8")).unwrap();
     let cert = openssl_self_signed(
         "cert-fields",
         &[
